@@ -1,0 +1,7 @@
+/** Config `output.type` -> sink factory. One line per sink; the pipeline never imports concrete sinks. */
+import type { SinkFactory } from './types.js';
+import { stdoutSink } from './stdout.js';
+
+export const SINKS: Record<string, SinkFactory<any>> = {
+  stdout: stdoutSink,
+};
