@@ -1,0 +1,258 @@
+/**
+ * A stand-in for Vector's `vector` source (protocol v2): a real @grpc/grpc-js server that
+ * implements `vector.Vector` from the repo's own proto/ files and decodes every PushEvents call
+ * with them. It records what it acknowledged (answered OK) separately from what it merely
+ * received, and can fail on demand like Vector does:
+ *   - failNext(n, code)      the next n PushEvents calls read the events, then answer `code`
+ *                            (INTERNAL = Vector "Delivery error", DATA_LOSS = "Delivery failed" ...);
+ *   - unavailableFor(ms)     every call answers UNAVAILABLE for a while (pipeline closed);
+ *   - delayMs                answer each call only after this long (slow delivery);
+ *   - stop() / restart()     really close the port, and bind the same port again;
+ *   - health                 what HealthCheck answers.
+ * Also: makeTestCerts() builds a CA, a server and a client certificate with openssl.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+
+/** proto-loader output for a Value: one oneof member set, named in `kind`. */
+export interface RawValue {
+  kind?: string;
+  raw_bytes?: Buffer;
+  timestamp?: { seconds?: string; nanos?: number };
+  integer?: string;
+  float?: number;
+  boolean?: boolean;
+  map?: { fields?: Record<string, RawValue> };
+  array?: { items?: RawValue[] };
+  null?: string;
+}
+export interface RawEventWrapper {
+  event?: string;
+  log?: { value?: RawValue; fields?: Record<string, RawValue> };
+}
+
+/** A Vector timestamp after decoding: whole seconds (exact, as bigint) and nanoseconds. */
+export class VectorTimestamp {
+  constructor(
+    readonly seconds: bigint,
+    readonly nanos: number,
+  ) {}
+  /** Microseconds since the epoch (exact while below 2^53). */
+  get micros(): number {
+    return Number(this.seconds * 1_000_000n) + Math.floor(this.nanos / 1000);
+  }
+}
+
+/** Decoded Vector value as plain JavaScript (strings from raw_bytes, integers as numbers, Timestamp as VectorTimestamp). */
+export function toJs(v: RawValue | undefined): unknown {
+  if (!v || !v.kind) throw new Error(`Value without a kind: ${JSON.stringify(v)}`);
+  switch (v.kind) {
+    case 'raw_bytes':
+      return v.raw_bytes!.toString('utf8');
+    case 'integer': {
+      const n = Number(v.integer);
+      if (!Number.isSafeInteger(n)) throw new Error(`integer out of safe range: ${v.integer}`);
+      return n;
+    }
+    case 'float':
+      return v.float;
+    case 'boolean':
+      return v.boolean;
+    case 'null':
+      return null;
+    case 'timestamp':
+      return new VectorTimestamp(BigInt(v.timestamp?.seconds ?? '0'), v.timestamp?.nanos ?? 0);
+    case 'map': {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v.map?.fields ?? {})) out[k] = toJs(x);
+      return out;
+    }
+    case 'array':
+      return (v.array?.items ?? []).map(toJs);
+    default:
+      throw new Error(`unknown Value kind ${v.kind}`);
+  }
+}
+
+export interface ReceivedCall {
+  events: RawEventWrapper[];
+  /** What the server answered: 'OK' or a status name. */
+  answer: string;
+}
+
+export interface VectorTestServer {
+  readonly address: string;
+  readonly port: number;
+  /** Every PushEvents call, in arrival order, with the answer given. */
+  readonly calls: ReceivedCall[];
+  /** Events of calls answered OK (the only ones a client may checkpoint). */
+  acked(): RawEventWrapper[];
+  ackedCount(): number;
+  failNext(n: number, code: grpc.status, details?: string): void;
+  unavailableFor(ms: number): void;
+  delayMs: number;
+  health: 'SERVING' | 'NOT_SERVING';
+  healthChecks: number;
+  /** Called for each PushEvents call before it is answered. */
+  onCall?: (events: RawEventWrapper[]) => void;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface TestServerTls {
+  cert: Buffer;
+  key: Buffer;
+  /** Ask for (and check) client certificates signed by this CA. */
+  clientCa?: Buffer;
+}
+
+let def: protoLoader.PackageDefinition | undefined;
+export function loadRepoProtos(): protoLoader.PackageDefinition {
+  return (def ??= protoLoader.loadSync('vector.proto', {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    bytes: Buffer,
+    defaults: false,
+    oneofs: true,
+    includeDirs: [PROTO_DIR],
+  }));
+}
+
+/** Decode the bytes of a PushEventsRequest with the repo's protos. */
+export function decodePushEventsRequest(buf: Buffer): { events?: RawEventWrapper[] } {
+  const svc = loadRepoProtos()['vector.Vector'] as protoLoader.ServiceDefinition;
+  return svc.PushEvents!.requestDeserialize(buf) as { events?: RawEventWrapper[] };
+}
+
+export async function startVectorServer(opts: { port?: number; tls?: TestServerTls } = {}): Promise<VectorTestServer> {
+  const svcDef = loadRepoProtos()['vector.Vector'] as grpc.ServiceDefinition;
+  const failures: { code: grpc.status; details: string }[] = [];
+  let unavailableUntil = 0;
+  let server: grpc.Server | undefined;
+  let port = opts.port ?? 0;
+
+  const state: VectorTestServer = {
+    address: '',
+    port: 0,
+    calls: [],
+    delayMs: 0,
+    health: 'SERVING',
+    healthChecks: 0,
+    acked() {
+      return this.calls.filter((c) => c.answer === 'OK').flatMap((c) => c.events);
+    },
+    ackedCount() {
+      let n = 0;
+      for (const c of this.calls) if (c.answer === 'OK') n += c.events.length;
+      return n;
+    },
+    failNext(n, code, details = 'injected failure') {
+      for (let i = 0; i < n; i++) failures.push({ code, details });
+    },
+    unavailableFor(ms) {
+      unavailableUntil = Date.now() + ms;
+    },
+    stop,
+    restart: bind,
+    async close() {
+      await stop();
+    },
+  };
+
+  const impl: grpc.UntypedServiceImplementation = {
+    PushEvents(call: grpc.ServerUnaryCall<{ events?: RawEventWrapper[] }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      const events = call.request.events ?? [];
+      state.onCall?.(events);
+      const answer = (): void => {
+        let code: grpc.status = grpc.status.OK;
+        let details = '';
+        if (Date.now() < unavailableUntil) [code, details] = [grpc.status.UNAVAILABLE, 'injected: pipeline unavailable'];
+        else if (failures.length) ({ code, details } = failures.shift()!);
+        if (call.cancelled) {
+          state.calls.push({ events, answer: 'CANCELLED' });
+          return;
+        }
+        if (code === grpc.status.OK) {
+          state.calls.push({ events, answer: 'OK' });
+          callback(null, {});
+        } else {
+          state.calls.push({ events, answer: grpc.status[code]! });
+          callback({ code, details });
+        }
+      };
+      if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+      else answer();
+    },
+    HealthCheck(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+      state.healthChecks++;
+      callback(null, { status: state.health });
+    },
+  };
+
+  async function bind(): Promise<void> {
+    const s = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024 });
+    s.addService(svcDef, impl);
+    const creds = opts.tls
+      ? grpc.ServerCredentials.createSsl(opts.tls.clientCa ?? null, [{ cert_chain: opts.tls.cert, private_key: opts.tls.key }], Boolean(opts.tls.clientCa))
+      : grpc.ServerCredentials.createInsecure();
+    port = await new Promise<number>((resolve, reject) => s.bindAsync(`127.0.0.1:${port}`, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    server = s;
+    (state as { port: number }).port = port;
+    (state as { address: string }).address = `127.0.0.1:${port}`;
+  }
+
+  async function stop(): Promise<void> {
+    const s = server;
+    server = undefined;
+    if (s) s.forceShutdown();
+  }
+
+  await bind();
+  return state;
+}
+
+export interface TestCerts {
+  dir: string;
+  caFile: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** A second CA that signed nothing here: trusting it must fail verification. */
+  otherCaFile: string;
+}
+
+/** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl. */
+export function makeTestCerts(dir: string): TestCerts {
+  mkdirSync(dir, { recursive: true });
+  const p = (f: string): string => join(dir, f);
+  const ssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  };
+  for (const ca of ['ca', 'other-ca']) {
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=duo-log-bridge test ${ca}`, '-keyout', p(`${ca}.key`), '-out', p(`${ca}.pem`));
+  }
+  writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const who of ['server', 'client']) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${who === 'server' ? 'localhost' : 'duo-log-bridge'}`, '-keyout', p(`${who}.key`), '-out', p(`${who}.csr`));
+    ssl('x509', '-req', '-in', p(`${who}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', p(`${who}.ext`), '-out', p(`${who}.pem`));
+  }
+  return {
+    dir,
+    caFile: p('ca.pem'),
+    serverCert: p('server.pem'),
+    serverKey: p('server.key'),
+    clientCert: p('client.pem'),
+    clientKey: p('client.key'),
+    otherCaFile: p('other-ca.pem'),
+  };
+}
