@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+/**
+ * The command line. The only place that exits the process:
+ * 0 success, 1 runtime failure (said why on stderr), 2 bad usage or config.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { ConfigError, formatProblem } from './errors.js';
+import { loadConfigFile, loadConfigText, redactedConfig } from './config/load.js';
+import type { BridgeConfig } from './config/schema.js';
+import { DuoClient } from './duo/client.js';
+import { createLogger, type Logger } from './obs/log.js';
+import { Bridge } from './pipeline/bridge.js';
+import { SINKS } from './sinks/registry.js';
+import { USER_AGENT, VERSION } from './version.js';
+
+const HELP = `duo-log-bridge ${VERSION}: pull Duo's authentication, administrator and telephony logs without loss or duplicates.
+
+Usage:
+  duo-log-bridge run --config FILE [--once]     poll forever (or drain up to now-2min and exit with --once)
+  duo-log-bridge check-config --config FILE     validate and print the effective config, secrets redacted
+  duo-log-bridge demo [--events N] [--once]     run against a built-in Duo API simulator (no credentials needed)
+  duo-log-bridge sim [--port P] [--events N] [--rate-limit R] [--faults RATE]
+                                                run the simulator alone and print its credentials
+  duo-log-bridge --help | --version
+
+Events go to the configured output (stdout NDJSON by default); the bridge's own logs are JSON lines on stderr.
+Exit codes: 0 success, 1 runtime failure, 2 bad usage or config. SIGINT/SIGTERM: finish the write in flight,
+save checkpoints, exit 0.`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(HELP + '\n');
+    return cmd ? 0 : 2;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(VERSION + '\n');
+    return 0;
+  }
+  switch (cmd) {
+    case 'run':
+      return cmdRun(rest);
+    case 'check-config':
+      return cmdCheckConfig(rest);
+    case 'demo':
+      return cmdDemo(rest);
+    case 'sim':
+      return cmdSim(rest);
+    default:
+      throw new UsageError(`unknown command "${cmd}"; see duo-log-bridge --help`);
+  }
+}
+
+function args<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function intArg(v: string | boolean | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function cmdCheckConfig(argv: string[]): Promise<number> {
+  const v = args(argv, { config: { type: 'string', short: 'c' } });
+  if (v.help) return help();
+  if (!v.config) throw new UsageError('check-config needs --config FILE');
+  const cfg = loadConfigFile(v.config);
+  process.stdout.write(`# ${path.resolve(v.config)}: valid\n` + stringify(redactedConfig(cfg)));
+  return 0;
+}
+
+async function cmdRun(argv: string[]): Promise<number> {
+  const v = args(argv, { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } });
+  if (v.help) return help();
+  if (!v.config) throw new UsageError('run needs --config FILE');
+  const cfg = loadConfigFile(v.config);
+  return runBridge(cfg, !!v.once);
+}
+
+async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promise<void>): Promise<number> {
+  const log = createLogger({ level: cfg.logLevel });
+  const client = new DuoClient({
+    ikey: cfg.credentials.integrationKey,
+    skey: cfg.credentials.secretKey,
+    hostname: cfg.credentials.hostname,
+    sigVersion: cfg.credentials.sigVersion,
+    digest: cfg.credentials.digest,
+    timeoutMs: cfg.api.timeoutSecs * 1000,
+    caFile: cfg.api.caFile,
+    proxy: cfg.api.proxy,
+    userAgent: USER_AGENT,
+  });
+  const factory = SINKS[cfg.output.type]!;
+  const sink = factory.create(cfg.output, { log: log.child({ sink: cfg.output.type }), hostname: os.hostname(), stateDir: cfg.checkpointDir });
+  const bridge = new Bridge({ config: cfg, client, sink, log, once });
+  const enabled = Object.entries(cfg.services).filter(([, s]) => s.enabled).map(([n]) => n);
+  log.info('Starting.', { version: VERSION, host: client.host, logs: enabled, output: cfg.output.type, once, checkpoint_dir: cfg.checkpointDir, pid: process.pid });
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    log.info(signals === 1 ? 'Stopping: finishing the delivery in flight and saving checkpoints.' : 'Second signal: stopping now.', { signal: sig });
+    bridge.stop(signals === 1 ? undefined : 0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await bridge.run();
+    log.info('Stopped.', { delivered: Object.fromEntries(bridge.stats.map((s) => [s.log, s.eventsDelivered])) });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    if (e.code === 'DLB_SINK_STDOUT_CLOSED') {
+      log.warn('The reader of stdout went away; stopped. Checkpoints cover only what was written.', { error: e.message });
+      return 0;
+    }
+    log.error('Stopped on an error that retrying cannot fix.', { error: err, error_code: e.code });
+    return 1;
+  } finally {
+    client.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await onStop?.();
+  }
+}
+
+async function cmdDemo(argv: string[]): Promise<number> {
+  const v = args(argv, { events: { type: 'string' }, once: { type: 'boolean' }, 'checkpoint-dir': { type: 'string' } });
+  if (v.help) return help();
+  const events = intArg(v.events, 'events', 2000);
+  const once = !!v.once;
+  const { startSimulator } = await import('./sim/server.js');
+  // Live demo: part of the timeline lies in the future and becomes visible as time passes.
+  const sim = await startSimulator({
+    events: { authentication: events, administrator: events, telephony: events },
+    spanMs: 6 * 3_600_000,
+    endAgoMs: once ? 180_000 : -3_600_000,
+  });
+  const dir = v['checkpoint-dir'] ?? mkdtempSync(path.join(os.tmpdir(), 'duo-log-bridge-demo-'));
+  const text = stringify({
+    credentials: { integration_key: sim.ikey, secret_key: sim.skey, hostname: sim.hostname },
+    checkpoint_dir: dir,
+    poll_interval_secs: 10,
+    api: { request_interval_secs: 0.2 },
+    services: { authentication: {}, administrator: {}, telephony: {} },
+    output: { type: 'stdout' },
+  });
+  const log = createLogger();
+  log.info('Demo: a Duo API simulator is serving generated events on loopback.', { hostname: sim.hostname, events_per_log: events, checkpoint_dir: dir });
+  return runBridge(loadConfigText(text, 'demo.yaml'), once, () => sim.close());
+}
+
+async function cmdSim(argv: string[]): Promise<number> {
+  const v = args(argv, {
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    events: { type: 'string' },
+    'rate-limit': { type: 'string' },
+    faults: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'final-next-offset': { type: 'string' },
+  });
+  if (v.help) return help();
+  const events = intArg(v.events, 'events', 10_000);
+  const rate = v['rate-limit'] === undefined ? undefined : intArg(v['rate-limit'], 'rate-limit', 2);
+  const faults = v.faults === undefined ? undefined : Number(v.faults);
+  if (faults !== undefined && !(faults >= 0 && faults <= 1)) throw new UsageError('--faults must be a probability between 0 and 1');
+  if (!!v['tls-cert'] !== !!v['tls-key']) throw new UsageError('--tls-cert and --tls-key go together');
+  const fno = v['final-next-offset'];
+  if (fno !== undefined && fno !== 'null' && fno !== 'cursor') throw new UsageError('--final-next-offset must be null or cursor');
+  const { readFileSync } = await import('node:fs');
+  const { startSimulator } = await import('./sim/server.js');
+  const sim = await startSimulator({
+    port: intArg(v.port, 'port', 0),
+    host: v.host,
+    events: { authentication: events, administrator: events, telephony: events },
+    rateLimit: rate ? { requests: rate, windowMs: 60_000 } : undefined,
+    faults: faults ? { rate: faults, kinds: ['500', '429', 'truncated', 'html', 'slow'] } : undefined,
+    tls: v['tls-cert'] ? { cert: readFileSync(v['tls-cert']), key: readFileSync(v['tls-key']!) } : undefined,
+    finalNextOffset: fno as 'null' | 'cursor' | undefined,
+    slowMs: 500,
+  });
+  process.stdout.write(
+    stringify({ credentials: { integration_key: sim.ikey, secret_key: sim.skey, hostname: sim.hostname } }) +
+      `# Simulator listening; ${events} events per log. Paste the lines above into a config. Ctrl-C stops it.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await sim.close();
+  return 0;
+}
+
+function help(): number {
+  process.stdout.write(HELP + '\n');
+  return 0;
+}
+
+function fail(log: Logger | undefined, err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`duo-log-bridge: the config is not valid:\n${err.problems.map((p) => '  ' + formatProblem(p)).join('\n')}\n`);
+    return 2;
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`duo-log-bridge: ${err.message}\n`);
+    return 2;
+  }
+  (log ?? createLogger()).error('Failed.', { error: err, error_code: (err as { code?: string }).code });
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.exitCode = fail(undefined, err);
+  },
+);

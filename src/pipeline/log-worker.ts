@@ -1,0 +1,285 @@
+/**
+ * One log of one account: walk Duo's pages to the end on every poll, hand each page to the
+ * sink, and move the checkpoint only after the sink took it. The next page is fetched while
+ * the current one is being delivered (one page ahead, never more: bounded memory).
+ *
+ *   plan walk (cursor.ts) → fetch page (paced, retried) → drop boundary duplicates
+ *   → shape → sink.send (resent until accepted) → commit checkpoint (atomic) → next page
+ */
+import { DuoEvent } from '../format/event.js';
+import { BridgeError, DuoApiError } from '../errors.js';
+import type { LogKind, Page, Walk } from '../duo/logs/types.js';
+import { BadPageError } from '../duo/logs/types.js';
+import type { Params } from '../duo/sign.js';
+import type { Logger } from '../obs/log.js';
+import type { Sink } from '../sinks/types.js';
+import { sleep } from '../util/time.js';
+import { microsToIso } from '../util/time.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { CHECKPOINT_VERSION, type CheckpointStore } from './checkpoint.js';
+import { acceptPage, planWalk, walkExpired, windowStartMs, type Position } from './cursor.js';
+import type { Pacer } from './pacer.js';
+import type { LogStats } from './stats.js';
+
+export interface DuoFetcher {
+  /** The API hostname, as recorded in each event's `host`. */
+  readonly host: string;
+  get(path: string, params: Params, signal?: AbortSignal): Promise<unknown>;
+}
+
+export interface LogWorkerOptions {
+  kind: LogKind;
+  account: string;
+  client: DuoFetcher;
+  sink: Sink;
+  store: CheckpointStore;
+  pacer: Pacer;
+  log: Logger;
+  stats: LogStats;
+  startDatetimeUtc: string;
+  startMs: number | undefined;
+  delayMs: number;
+  pollIntervalMs: number;
+  once: boolean;
+  duoBackoff: BackoffOptions;
+  sinkBackoff: BackoffOptions;
+  /** How long a log whose credentials or permissions Duo rejects waits before asking again. */
+  authRetryMs: number;
+  /** Extra fields appended to every record after Duo's (e.g. child_account_id). */
+  extraFields?: Record<string, string>;
+  /** Stop fetching (graceful shutdown). */
+  stop: AbortSignal;
+  /** Abandon even the delivery in flight (shutdown deadline). */
+  kill: AbortSignal;
+  now?: () => number;
+  progressEveryMs?: number;
+}
+
+type WalkEnd = 'done' | 'replan' | 'stopped';
+
+/** Thrown when the walk's parameters were rejected (40002): re-plan rather than retry the same request. */
+class ReplanError extends Error {}
+
+export class LogWorker {
+  #position: Position | null = null;
+  #delivered = 0;
+  #lastProgress = 0;
+  #progressBase = { at: 0, events: 0 };
+  readonly #now: () => number;
+
+  constructor(private readonly o: LogWorkerOptions) {
+    this.#now = o.now ?? Date.now;
+  }
+
+  get type(): string {
+    return this.o.kind.type;
+  }
+
+  async run(): Promise<void> {
+    const { o } = this;
+    const loaded = await o.store.load(o.account, o.kind.type, o.startDatetimeUtc);
+    this.#position = loaded.checkpoint?.position ?? null;
+    this.#delivered = loaded.checkpoint?.events_delivered ?? 0;
+    o.stats.position = this.#position;
+    o.log.info(this.#position ? 'Resuming from checkpoint.' : 'No checkpoint; starting from the configured start.', {
+      position_utc: this.#position ? this.positionIso(this.#position) : undefined,
+      start: o.startDatetimeUtc || '180 days ago (Duo keeps no more)',
+    });
+    let warnedClamp = false;
+    this.#progressBase = { at: this.#now(), events: 0 };
+    while (!o.stop.aborted) {
+      const now = this.#now();
+      const plan = planWalk(o.kind, this.#position, { nowMs: now, delayMs: o.delayMs, startMs: o.startMs ?? windowStartMs(now) });
+      if (plan?.clampedFromMs !== undefined && o.startMs !== undefined && !warnedClamp) {
+        warnedClamp = true;
+        o.log.warn('The start is older than Duo keeps (180 days); starting at the oldest time Duo still serves.', {
+          requested: new Date(plan.clampedFromMs).toISOString(),
+          start: new Date(o.kind.unit === 'ms' ? plan.walk.mintime : plan.walk.mintime * 1000).toISOString(),
+        });
+      }
+      let end: WalkEnd = 'done';
+      if (plan) end = await this.walk(plan.walk);
+      if (end === 'stopped') return;
+      if (end === 'replan') continue;
+      o.stats.lastPollDone = this.#now();
+      if (o.once) {
+        o.log.info('Drained this log up to the availability delay.', { events_total: this.#delivered, position_utc: this.#position ? this.positionIso(this.#position) : undefined });
+        return;
+      }
+      await sleep(o.pollIntervalMs, o.stop);
+    }
+  }
+
+  private positionIso(p: Position): string {
+    return microsToIso(p.time * (this.o.kind.unit === 'ms' ? 1000 : 1_000_000));
+  }
+
+  private async walk(first: Walk): Promise<WalkEnd> {
+    const { o } = this;
+    let walk = first;
+    let pending = this.fetch(walk);
+    for (;;) {
+      let page: Page | undefined;
+      try {
+        page = await pending;
+      } catch (err) {
+        if (err instanceof ReplanError) return 'replan';
+        throw err;
+      }
+      if (!page) return 'stopped';
+      const acc = acceptPage(o.kind, this.#position, walk, page.items);
+      const step = o.kind.next(walk, page);
+      if (step.warning) o.log.warn(step.warning);
+      if (acc.untimed) o.log.warn('Some events carry no usable time; delivered, but they cannot move the checkpoint.', { count: acc.untimed });
+      let next: Walk | undefined = 'walk' in step ? step.walk : undefined;
+      let end: WalkEnd = 'done';
+      if (next && walkExpired(o.kind, next, this.#now())) {
+        next = undefined;
+        end = 'replan';
+      }
+      if (next) {
+        pending = this.fetch(next);
+        pending.catch(() => {});
+      }
+      o.stats.eventsFetched += page.items.length;
+      if (acc.fresh.length) {
+        const events = new Array<DuoEvent>(acc.fresh.length);
+        const extra = o.extraFields;
+        for (let i = 0; i < acc.fresh.length; i++) {
+          const record = o.kind.shape(acc.fresh[i]!, o.client.host);
+          if (extra) for (const k in extra) record[k] = extra[k];
+          const us = acc.timesUs[i]!;
+          events[i] = new DuoEvent(o.kind.type, Number.isNaN(us) ? this.#now() * 1000 : us, acc.ids[i]!, record);
+        }
+        if (!(await this.deliver(events))) return 'stopped';
+        if (acc.position) this.#position = acc.position;
+        this.#delivered += events.length;
+        o.stats.eventsDelivered += events.length;
+        o.stats.position = this.#position;
+        if (this.#position && !(await this.commit(this.#position))) return 'stopped';
+        this.progress(false);
+      }
+      if (!next) {
+        this.progress(true);
+        return end;
+      }
+      if (o.stop.aborted) return 'stopped';
+      walk = next;
+    }
+  }
+
+  /** Fetch one page, paced; transient failures are retried here forever (with backoff). Undefined when stopped. */
+  private async fetch(walk: Walk): Promise<Page | undefined> {
+    const { o } = this;
+    const params = o.kind.params(walk);
+    if (o.extraFields?.account_id) params.account_id = o.extraFields.account_id;
+    for (let attempt = 1; ; attempt++) {
+      await o.pacer.turn(o.stop);
+      if (o.stop.aborted) return undefined;
+      try {
+        o.stats.requests++;
+        const resp = await o.client.get(o.kind.path, params, o.stop);
+        o.pacer.succeeded();
+        try {
+          return o.kind.parse(resp);
+        } catch (err) {
+          if (err instanceof BadPageError) throw new DuoApiError('DLB_DUO_BAD_RESPONSE', `GET ${o.kind.path}: unexpected page shape: ${err.message}; retrying.`, { retryable: true });
+          throw err;
+        }
+      } catch (err) {
+        if (o.stop.aborted) return undefined;
+        const e = err instanceof DuoApiError ? err : new DuoApiError('DLB_DUO_UNEXPECTED', `GET ${o.kind.path}: ${(err as Error).message}`, { retryable: true, cause: err });
+        o.stats.lastError = { at: this.#now(), code: e.code, message: e.message };
+        if (e.code === 'DLB_DUO_RATE_LIMITED') {
+          o.stats.rateLimited++;
+          o.pacer.rateLimited();
+        } else o.stats.errors++;
+        if (e.duoCode === 40002) {
+          o.log.error('Duo rejected the request window; re-planning from the checkpoint.', { error: e.message, error_code: e.code, params: { mintime: walk.mintime, maxtime: walk.maxtime } });
+          await sleep(backoffDelay(attempt, o.duoBackoff), o.stop);
+          throw new ReplanError();
+        }
+        if (e.isAuth || !e.retryable) {
+          if (o.once) throw e;
+          o.log.error('Duo refused this log; it stays parked and the bridge asks again later.', { error: e.message, error_code: e.code, retry_in_secs: Math.round(o.authRetryMs / 1000) });
+          await sleep(o.authRetryMs, o.stop);
+          attempt = 0;
+          continue;
+        }
+        const delay = backoffDelay(attempt, o.duoBackoff, e.code === 'DLB_DUO_RATE_LIMITED' ? o.pacer.intervalMs : 0);
+        o.log.warn('Duo request failed; retrying.', { error: e.message, error_code: e.code, attempt, retry_in_ms: delay });
+        await sleep(delay, o.stop);
+      }
+    }
+  }
+
+  /** Send until the sink accepts. False when shutdown cut the retries short. Throws when retrying cannot help. */
+  private async deliver(events: DuoEvent[]): Promise<boolean> {
+    const { o } = this;
+    const batch = { logType: o.kind.type, account: o.account, events };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await o.sink.send(batch, o.kill);
+        return true;
+      } catch (err) {
+        const e = err instanceof BridgeError ? err : new BridgeError('DLB_SINK_FAILED', (err as Error).message, { retryable: true, cause: err });
+        o.stats.lastError = { at: this.#now(), code: e.code, message: e.message };
+        if (!e.retryable) throw e;
+        if (o.stop.aborted || o.kill.aborted) return false;
+        o.stats.sinkRetries++;
+        const delay = backoffDelay(attempt, o.sinkBackoff);
+        o.log.warn('The sink did not take the batch; resending it.', { error: e.message, error_code: e.code, attempt, events: events.length, retry_in_ms: delay });
+        await sleep(delay, o.stop);
+        if (o.stop.aborted) return false;
+      }
+    }
+  }
+
+  private async commit(position: Position): Promise<boolean> {
+    const { o } = this;
+    const cp = {
+      version: CHECKPOINT_VERSION,
+      account: o.account,
+      log: o.kind.type,
+      start_datetime_utc: o.startDatetimeUtc,
+      unit: o.kind.unit,
+      position,
+      position_utc: this.positionIso(position),
+      events_delivered: this.#delivered,
+      updated_at: new Date(this.#now()).toISOString(),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await o.store.commit(cp);
+        o.stats.lastCommit = this.#now();
+        return true;
+      } catch (err) {
+        const e = err as BridgeError;
+        o.stats.lastError = { at: this.#now(), code: e.code, message: e.message };
+        o.log.error('Cannot save the checkpoint; fetching is paused until it can be saved.', { error: e.message, error_code: e.code, attempt });
+        await sleep(backoffDelay(attempt, o.sinkBackoff), o.kill);
+        if (o.kill.aborted) return false;
+      }
+    }
+  }
+
+  private progress(final: boolean): void {
+    const { o } = this;
+    const now = this.#now();
+    if (!final && now - this.#lastProgress < (o.progressEveryMs ?? 15_000)) return;
+    const events = o.stats.eventsDelivered - this.#progressBase.events;
+    if (events === 0 && final) return;
+    this.#lastProgress = now;
+    const secs = Math.max(0.001, (now - this.#progressBase.at) / 1000);
+    const behindMs = this.#position ? now - (o.kind.unit === 'ms' ? this.#position.time : this.#position.time * 1000) : undefined;
+    const rate = events / secs;
+    o.log.info(final ? 'Caught up with this log.' : 'Backfill progress.', {
+      events,
+      events_total: this.#delivered,
+      rate_per_sec: Math.round(rate),
+      behind_secs: behindMs === undefined ? undefined : Math.round(behindMs / 1000),
+      position_utc: this.#position ? this.positionIso(this.#position) : undefined,
+    });
+    if (final) this.#progressBase = { at: now, events: o.stats.eventsDelivered };
+  }
+}
