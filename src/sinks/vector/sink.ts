@@ -177,6 +177,7 @@ export class VectorSink implements Sink {
     const address = this.#cfg.address;
     let delay = 250;
     for (let attempt = 1; ; attempt++) {
+      if (this.#closing.signal.aborted) throw new SinkError('DLB_SINK_CLOSED', 'The Vector output was closed while waiting for Vector to become healthy.');
       const result = await new Promise<{ status?: string } | grpc.ServiceError>((resolve) => {
         const call = this.#client!.makeUnaryRequest(
           HEALTH_CHECK_PATH,
@@ -230,6 +231,7 @@ export class VectorSink implements Sink {
     const abort = AbortSignal.any([signal, this.#closing.signal]);
     let failure: SinkError | undefined;
     const running: Promise<void>[] = [];
+    let launched = 0;
     for (let i = 0; i < events.length && !failure; i += size) {
       try {
         await this.#slots.acquire(abort);
@@ -241,6 +243,7 @@ export class VectorSink implements Sink {
         break;
       }
       const part = events.slice(i, i + size);
+      launched += part.length;
       let body: Buffer;
       try {
         body = encodePushEventsRequest(part, this.#encode);
@@ -263,7 +266,7 @@ export class VectorSink implements Sink {
       if (!failure.retryable) this.#log.error('Vector refused a batch; stopping without moving the checkpoint.', { log: batch.logType, account: batch.account, error: failure.message, error_code: failure.code });
       throw failure;
     }
-    if (abort.aborted) throw new SinkError('DLB_SINK_ABORTED', 'Sending to Vector was interrupted by shutdown; the batch will be sent again.', { retryable: true });
+    if (launched < events.length) throw new SinkError('DLB_SINK_ABORTED', 'Sending to Vector was interrupted by shutdown; the batch will be sent again.', { retryable: true });
   }
 
   #push(body: Buffer, count: number, abort: AbortSignal): Promise<void> {
