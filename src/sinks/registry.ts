@@ -1,9 +1,13 @@
 /** Config `output.type` -> sink factory. One line per sink; the pipeline never imports concrete sinks. */
 import type { SinkFactory } from './types.js';
 import { stdoutSink } from './stdout.js';
+import { syslogSink } from './syslog/index.js';
+import { fileSink } from './file/index.js';
 import { forwardSink } from './forward/index.js';
 
 export const SINKS: Record<string, SinkFactory<any>> = {
   stdout: stdoutSink,
+  syslog: syslogSink,
+  file: fileSink,
   forward: forwardSink,
 };
