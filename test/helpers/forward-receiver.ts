@@ -186,7 +186,7 @@ export class ForwardReceiver {
   /** Refuse connections for `ms`, then accept again on the same port. Resolves when listening again. */
   async refuseFor(ms: number): Promise<void> {
     await this.stop();
-    await new Promise((r) => this.#timer(r, ms));
+    await new Promise<void>((r) => this.#timer(() => r(), ms));
     await this.listen(this.port);
   }
 

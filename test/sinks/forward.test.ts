@@ -3,7 +3,7 @@
  * with openssl), the real shared-key handshake. DuoEvents are built by hand; the pipeline is
  * not involved.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { parseDocument, LineCounter } from 'yaml';
 import { DuoEvent } from '../../src/format/event.js';
@@ -57,7 +57,7 @@ function batch(logType: string, n: number, account = 'api-test.duosecurity.com')
   return { logType, account, events };
 }
 
-async function rejectsWith(t: Tap.Test, p: Promise<unknown>, check: (e: SinkError) => void): Promise<SinkError> {
+async function rejectsWith(t: Test, p: Promise<unknown>, check: (e: SinkError) => void): Promise<SinkError> {
   try {
     await p;
   } catch (err) {
