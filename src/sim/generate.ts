@@ -57,6 +57,7 @@ export function buildTimeline(log: SimLog, count: number, startMs: number, endMs
     }
     const r = rnd();
     t += r < 0.1 ? 0 : stepUs * (0.5 + rnd());
+    t = Math.min(t, endMs * 1000);
     times[i] = seconds ? Math.floor(t / 1e6) * 1e6 : Math.floor(t);
     if (i > 0 && times[i]! < times[i - 1]!) times[i] = times[i - 1]!;
   }

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { parsePairs, parseHttpDate, verifySignature } from './verify.js';
 import { buildTimeline, EVENT_BUILDERS, idIndex, isoMicros, lowerBound, upperBound, type SimLog, type Timeline } from './generate.js';
 
-export type FaultKind = '500' | '503' | '429' | 'slow' | 'truncated' | 'html' | '40105' | 'reset';
+export type FaultKind = '500' | '503' | '429' | 'slow' | 'truncated' | 'html' | '40105' | '40301' | 'reset';
 
 export interface SimOptions {
   /** Events per log (default 1000 each). */
@@ -202,6 +202,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (fault === '429') return fail(res, path, new HttpFail(429, 42901, 'Too Many Requests'));
     if (fault === '500') return fail(res, path, new HttpFail(500, 50001, 'Unknown internal server error'));
     if (fault === '40105') return fail(res, path, new HttpFail(401, 40105, 'Bad request timestamp'));
+    if (fault === '40301') return fail(res, path, new HttpFail(403, 40301, 'Access forbidden'));
     if (fault === '503') return send(res, path, 503, '<html><body><h1>503 Service Unavailable</h1></body></html>', 'text/html');
     if (fault === 'html') return send(res, path, 200, '<!DOCTYPE html><html><body>Please sign in</body></html>', 'text/html');
     if (fault === 'reset') {
