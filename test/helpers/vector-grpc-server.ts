@@ -12,7 +12,7 @@
  * Also: makeTestCerts() builds a CA, a server and a client certificate with openssl.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -255,4 +255,98 @@ export function makeTestCerts(dir: string): TestCerts {
     clientKey: p('client.key'),
     otherCaFile: p('other-ca.pem'),
   };
+}
+
+/**
+ * What a receiver acknowledged, per log, checked against the bridge's checkpoints while it runs.
+ * The pipeline delivers each log in Duo's order, so a checkpoint saying `events_delivered: K`
+ * claims the first K expected lines of that log were acknowledged: `check()` verifies that claim
+ * against the acknowledgements recorded so far (a receiver records an acknowledgement before it
+ * answers, so any checkpoint on disk must already be covered). Multisets: administrator rows
+ * have no id and two of them can be byte-identical.
+ */
+export class AckLedger {
+  readonly acked = new Map<string, Map<string, number>>();
+  readonly violations: string[] = [];
+  checkpointsSeen = 0;
+  readonly #verified = new Map<string, { upTo: number; need: Map<string, number> }>();
+  readonly #lastK = new Map<string, number>();
+
+  constructor(
+    readonly expected: Record<string, string[]>,
+    readonly stateDir: string,
+  ) {}
+
+  add(log: string, line: string): void {
+    let m = this.acked.get(log);
+    if (!m) this.acked.set(log, (m = new Map()));
+    m.set(line, (m.get(line) ?? 0) + 1);
+  }
+
+  /** Read every checkpoint file now and verify it is not ahead of what was acknowledged. */
+  check(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.stateDir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue;
+      let cp: { log?: string; events_delivered?: number };
+      try {
+        cp = JSON.parse(readFileSync(join(this.stateDir, name), 'utf8'));
+      } catch {
+        continue;
+      }
+      const log = cp.log!;
+      const k = cp.events_delivered ?? 0;
+      if (this.#lastK.get(log) !== k) {
+        this.#lastK.set(log, k);
+        this.checkpointsSeen++;
+      }
+      const exp = this.expected[log] ?? [];
+      let v = this.#verified.get(log);
+      if (!v) this.#verified.set(log, (v = { upTo: 0, need: new Map() }));
+      if (k > exp.length) {
+        this.violations.push(`${log}: checkpoint claims ${k} events, only ${exp.length} exist`);
+        continue;
+      }
+      const acked = this.acked.get(log) ?? new Map<string, number>();
+      while (v.upTo < k) {
+        const line = exp[v.upTo]!;
+        const need = (v.need.get(line) ?? 0) + 1;
+        if (need > (acked.get(line) ?? 0)) {
+          this.violations.push(`${log}: checkpoint at ${k} events, but event #${v.upTo} was not acknowledged yet`);
+          break;
+        }
+        v.need.set(line, need);
+        v.upTo++;
+      }
+    }
+  }
+
+  /** Expected lines (as a multiset) never acknowledged. */
+  missing(log: string): number {
+    const acked = this.acked.get(log) ?? new Map<string, number>();
+    const want = new Map<string, number>();
+    for (const l of this.expected[log] ?? []) want.set(l, (want.get(l) ?? 0) + 1);
+    let n = 0;
+    for (const [l, c] of want) n += Math.max(0, c - (acked.get(l) ?? 0));
+    return n;
+  }
+
+  /** Acknowledged lines that are not expected at all. */
+  unexpected(log: string): number {
+    const exp = new Set(this.expected[log] ?? []);
+    let n = 0;
+    for (const [l, c] of this.acked.get(log) ?? []) if (!exp.has(l)) n += c;
+    return n;
+  }
+
+  total(log: string): number {
+    let n = 0;
+    for (const c of (this.acked.get(log) ?? new Map<string, number>()).values()) n += c;
+    return n;
+  }
 }
