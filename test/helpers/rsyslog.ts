@@ -125,7 +125,8 @@ export async function startRsyslog(dir: string, opts: { certs?: Certs; tlsAuth?:
       '',
     ].join('\n'),
   );
-  const proc = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // TZ=UTC: rsyslog reads an RFC 3164 timestamp (no zone) as its local time.
+  const proc = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' } });
   let stderr = '';
   proc.stdout!.on('data', (d) => (stderr += d));
   proc.stderr!.on('data', (d) => (stderr += d));
@@ -268,3 +269,66 @@ export function classicPatterns(): { source: string; patterns: Record<string, Re
   }
   return { source: 'copy of the published patterns (issue 5)', patterns: Object.fromEntries(Object.entries(CLASSIC_COPY).map(([k, v]) => [k, new RegExp(v)])) };
 }
+
+// ---- a strict CEF parser, to read our CEF lines back ----
+
+/**
+ * A strict CEF parser (ArcSight CEF rev 25): exactly 7 unescaped `|` before the extension; in the
+ * header only `\\` and `\|` escapes; in the extension only `\\`, `\=`, `\n`, `\r`; an unescaped
+ * `=` must end a key (letters, digits, `_`) that follows a space; no raw CR/LF; no duplicate keys.
+ */
+export function parseCef(line: string): { header: string[]; ext: Record<string, string> } {
+  if (/[\r\n]/.test(line)) throw new Error('raw CR or LF in a CEF line');
+  if (!line.startsWith('CEF:')) throw new Error('no CEF: prefix');
+  const header: string[] = [];
+  let cur = '';
+  let i = 4;
+  for (; i < line.length && header.length < 7; i++) {
+    const c = line[i]!;
+    if (c === '\\') {
+      const n = line[++i];
+      if (n !== '\\' && n !== '|') throw new Error(`bad header escape \\${n} at ${i}`);
+      cur += n;
+    } else if (c === '|') {
+      header.push(cur);
+      cur = '';
+    } else cur += c;
+  }
+  if (header.length !== 7) throw new Error(`expected 7 header fields, got ${header.length}`);
+  if (!/^(0|[1-9]\d?|10)$/.test(header[6]!)) throw new Error(`bad severity ${header[6]}`);
+  const ext: Record<string, string> = {};
+  const rest = line.slice(i);
+  if (rest === '') return { header, ext };
+  const km = /^([A-Za-z0-9_]+)=/.exec(rest);
+  if (!km) throw new Error('extension does not start with key=');
+  let key = km[1]!;
+  let val = '';
+  let lastSpace = -1; // index in val of the last unescaped space
+  const put = (k: string, v: string): void => {
+    if (k in ext) throw new Error(`duplicate key ${k}`);
+    ext[k] = v;
+  };
+  for (let j = km[0].length; j < rest.length; j++) {
+    const c = rest[j]!;
+    if (c === '\\') {
+      const n = rest[++j];
+      const dec = n === '\\' ? '\\' : n === '=' ? '=' : n === 'n' ? '\n' : n === 'r' ? '\r' : undefined;
+      if (dec === undefined) throw new Error(`bad extension escape \\${n}`);
+      val += dec;
+    } else if (c === '=') {
+      if (lastSpace < 0) throw new Error(`unescaped = inside the value of ${key}`);
+      const nextKey = val.slice(lastSpace + 1);
+      if (!/^[A-Za-z0-9_]+$/.test(nextKey)) throw new Error(`unescaped = after "${nextKey}" in the value of ${key}`);
+      put(key, val.slice(0, lastSpace));
+      key = nextKey;
+      val = '';
+      lastSpace = -1;
+    } else {
+      if (c === ' ') lastSpace = val.length;
+      val += c;
+    }
+  }
+  put(key, val);
+  return { header, ext };
+}
+

@@ -78,7 +78,7 @@ t.test('config: every problem names its key; unsafe combinations are refused at 
   const out = root.obj('output')!;
   out.raw('type');
   syslogSink.parse(out);
-  t.same(source.problems.map((p) => [p.key, p.line]), [['output.facility', 5], ['output.udp_oversize', 4]]);
+  t.same(source.problems.map((p) => [p.key, p.line]), [['output.facility', 5], ['output.udp_oversize', 1]], 'a missing key points at its mapping');
 });
 
 t.test('tcp: framed messages with the event time arrive; send resolves after the write', async (t) => {

@@ -21,6 +21,8 @@ export interface StreamOptions {
   writeTimeoutMs: number;
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** TLS 1.3: how long to wait after the handshake for the server to refuse us (default 500). */
+  tlsSettleMs?: number;
   log: Logger;
 }
 
@@ -30,6 +32,7 @@ const TLS_AUTH_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED',
   'CERT_REJECTED', 'CERT_SIGNATURE_FAILURE', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
   'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_TLSV1_ALERT_ACCESS_DENIED', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN', 'ERR_TLS_REFUSED',
 ]);
 
 export function isTlsAuthError(err: unknown): boolean {
@@ -137,14 +140,47 @@ export class StreamConnection {
       const timer = setTimeout(() => {
         sock.destroy(Object.assign(new Error(`connect timed out after ${this.o.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
       }, this.o.connectTimeoutMs);
+      let failed = false;
       const onError = (err: Error): void => {
         clearTimeout(timer);
+        failed = true;
         sock.destroy();
         reject(err);
       };
+      let handshook = false;
+      sock.once('close', () => {
+        if (failed || this.#sock === sock) return;
+        const why = this.o.tls
+          ? `the server closed the TLS connection ${handshook ? 'right after' : 'during'} the handshake (client certificate missing or refused? see tls.cert_file/key_file), or it is full`
+          : 'the server closed the connection during setup';
+        reject(Object.assign(new Error(why), { code: 'ECONNRESET' }));
+      });
       sock.once('error', onError);
-      sock.once(readyEvent, () => {
+      sock.once(readyEvent, async () => {
         clearTimeout(timer);
+        handshook = true;
+        if (this.o.tls && (sock as tls.TLSSocket).getProtocol() === 'TLSv1.3') {
+          // TLS 1.3: the client finishes its handshake before the server has checked the client
+          // certificate, so a refusal (bad or missing client certificate) comes as an alert just
+          // after. Bytes written before it would be "flushed" and silently dropped: wait for the
+          // server's session ticket (sent once it accepted us) or a short while, whichever first.
+          const refused = await new Promise<Error | undefined>((res) => {
+            const done = (err?: Error): void => {
+              clearTimeout(t);
+              sock.off('session', ok);
+              sock.off('close', closed);
+              res(err);
+            };
+            // Leave the 'session' callback before writing: a write made from inside it (even a
+            // microtask later) corrupts the TLS record stream (bad record MAC at the server).
+            const ok = (): void => void setImmediate(() => done());
+            const closed = (): void => done(Object.assign(new Error('the server closed the TLS connection right after the handshake (client certificate refused?)'), { code: 'ERR_TLS_REFUSED' }));
+            const t = setTimeout(() => done(), this.o.tlsSettleMs ?? 500);
+            sock.once('session', ok);
+            sock.once('close', closed);
+          });
+          if (refused || sock.destroyed) return; // onError (or the close) already rejected
+        }
         sock.off('error', onError);
         sock.setNoDelay(true);
         sock.setKeepAlive(true, 30_000);
