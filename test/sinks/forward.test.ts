@@ -451,3 +451,23 @@ t.test('shared key over TLS', async (t) => {
   t.equal(rx.acked.get('duo.authentication'), 1500);
 });
 
+
+t.test('the shared entry encoder is byte-identical to the library packing', async (t) => {
+  const { libraryPackEntry, sharedEntryEncoder } = await import('../../src/sinks/forward/client-internals.js');
+  const { EventTime } = await import('@fluent-org/logger');
+  const { eventTime } = await import('../../src/sinks/forward/sink.js');
+  const pack = sharedEntryEncoder();
+  const b = batch('authentication', 50);
+  const big = { s: 'x'.repeat(100_000), u: 'ünïcødé ✓', n: -1.5, i: 2 ** 40, z: null, t: true, arr: [{}, []] };
+  const entries: unknown[] = [...b.events.map((e) => [eventTime(e), e.record]), [new EventTime(0, 0), big], [1700000000, { a: 1 }], [new EventTime(2 ** 32 - 1, 999_999_999), {}]];
+  for (const [i, entry] of entries.entries()) {
+    const mine = pack(entry);
+    const theirs = libraryPackEntry(entry);
+    if (Buffer.compare(Buffer.from(mine), Buffer.from(theirs)) !== 0) t.fail(`entry ${i} differs`);
+  }
+  const first = pack(entries[0]);
+  const copy = Buffer.from(first);
+  pack(entries[1]);
+  t.same(Buffer.from(first), copy, 'an earlier result is not overwritten by the next encode');
+  t.pass(`${entries.length} entries compared`);
+});

@@ -19,6 +19,7 @@ import type { Logger } from '../../obs/log.js';
 import type { Batch, Sink, SinkContext } from '../types.js';
 import type { ForwardConfig } from './config.js';
 import { ForwardConnection, describeError } from './connection.js';
+import { installSharedEntryEncoder } from './client-internals.js';
 
 interface InFlight {
   fail(err: SinkError): void;
@@ -38,6 +39,7 @@ export class ForwardSink implements Sink {
   constructor(cfg: ForwardConfig, ctx: Pick<SinkContext, 'log'>) {
     this.#cfg = cfg;
     this.#log = ctx.log.child({ sink: 'forward' });
+    installSharedEntryEncoder();
     this.connection = new ForwardConnection(cfg, this.#log, (client, err) => this.#failClient(client, err));
   }
 

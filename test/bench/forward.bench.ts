@@ -1,0 +1,156 @@
+/**
+ * Forward output benchmarks (`npm run bench`, or alone:
+ * `node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs test/bench/forward.bench.ts`).
+ *
+ * - `forward e2e (CLI)`: the built CLI as a child process backfills N events per log from the
+ *   in-process Duo simulator into the test forward receiver on loopback, every chunk acked.
+ *   Wall time from spawn to exit (startup included); CPU and peak RSS of the bridge process
+ *   from /proc (sampled every 50 ms, so CPU is a slight under-count).
+ * - `stdout e2e (CLI)`: the same run to NDJSON on stdout (drained and discarded), as a peer.
+ * - `forward sink only`: ForwardSink.send of pre-built 1000-event batches to the receiver in
+ *   this process (no Duo, no pipeline): the sink's own cost, receiver included.
+ * - `bare msgpack`: the floor: JSON.parse of each line + msgpack encode of [EventTime, record].
+ * The receiver counts events from each chunk's `size` option (it does not decode entries).
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Encoder, ExtensionCodec } from '@msgpack/msgpack';
+import { startSimulator } from '../../src/sim/server.js';
+import { DuoEvent } from '../../src/format/event.js';
+import { silentLogger } from '../../src/obs/log.js';
+import { ForwardSink } from '../../src/sinks/forward/sink.js';
+import type { ForwardConfig } from '../../src/sinks/forward/config.js';
+import { ForwardReceiver } from '../helpers/forward-receiver.js';
+import { spawnBridge, writeConfig } from '../helpers/bridge.js';
+
+/** Same shape as test/bench/row.ts (kept local so this file stands alone). */
+export interface BenchRow {
+  case: string;
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+  cpuUsPerEvent?: number;
+  peakRssMb?: number;
+  note?: string;
+}
+
+const PER_LOG = Number(process.env.FORWARD_BENCH_EVENTS ?? 50_000);
+const LOGS = ['authentication', 'administrator', 'telephony'] as const;
+const CLK_TCK = 100;
+
+function procSample(pid: number): { cpuTicks: number; hwmKb: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return { cpuTicks: Number(f[11]) + Number(f[12]), hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function cliRun(name: string, output: Record<string, unknown>, sim: Awaited<ReturnType<typeof startSimulator>>, total: number, note: string): Promise<BenchRow> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dlb-bench-fwd-'));
+  try {
+    const cfg = writeConfig(dir, sim, { output, poll_interval_secs: 1, api: { request_interval_secs: 0 } });
+    const t0 = process.hrtime.bigint();
+    const child = spawnBridge(['run', '--config', cfg, '--once']);
+    let last = { cpuTicks: 0, hwmKb: 0 };
+    const timer = setInterval(() => {
+      const s = procSample(child.pid!);
+      if (s) last = s;
+    }, 50);
+    const r = await child.result;
+    clearInterval(timer);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.code !== 0) throw new Error(`${name}: bridge exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    return {
+      case: name,
+      events: total,
+      seconds: round(seconds, 3),
+      eventsPerSec: Math.round(total / seconds),
+      cpuUsPerEvent: round(((last.cpuTicks / CLK_TCK) * 1e6) / total, 2),
+      peakRssMb: round(last.hwmKb / 1024, 1),
+      note,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sinkConfig(port: number): ForwardConfig {
+  return {
+    type: 'forward',
+    host: '127.0.0.1',
+    port,
+    tagPrefix: 'duo',
+    ackTimeoutMs: 60_000,
+    connectTimeoutMs: 10_000,
+    chunkMaxEvents: 1000,
+    maxEventsInFlight: 10_000,
+    compress: 'none',
+    reconnect: { initialDelayMs: 500, maxDelayMs: 10_000 },
+    tls: undefined,
+    security: undefined,
+    sharedKey: undefined,
+    password: undefined,
+  };
+}
+
+export default async function bench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const sim = await startSimulator({ events: { authentication: PER_LOG, administrator: PER_LOG, telephony: PER_LOG } });
+  const rx = await ForwardReceiver.start({ keep: 'count' });
+  const total = 3 * PER_LOG;
+  try {
+    rows.push(await cliRun('forward e2e (CLI), acked, loopback', { type: 'forward', host: '127.0.0.1', port: rx.port }, sim, total, 'sim + receiver in the bench process'));
+    if (rx.ackedCount < total) throw new Error(`forward e2e: only ${rx.ackedCount} of ${total} acked`);
+    rows.push(await cliRun('stdout e2e (CLI), peer', { type: 'stdout' }, sim, total, 'NDJSON piped to the bench process'));
+
+    // The sink alone, on the same records.
+    const events: DuoEvent[] = [];
+    for (const log of LOGS) {
+      const lines = sim.expectedLines(log);
+      for (let i = 0; i < lines.length; i++) events.push(new DuoEvent(log, 1.7e15 + i * 1001, String(i), JSON.parse(lines[i]!) as Record<string, unknown>));
+    }
+    const sink = new ForwardSink(sinkConfig(rx.port), { log: silentLogger });
+    await sink.start();
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < events.length; i += 1000) {
+      const batch = events.slice(i, i + 1000);
+      await sink.send({ logType: batch[0]!.logType, account: 'bench', events: batch });
+    }
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(c0);
+    await sink.close(1000);
+    rows.push({ case: 'forward sink only (send -> ack)', events: events.length, seconds: round(s, 3), eventsPerSec: Math.round(events.length / s), cpuUsPerEvent: round((cpu.user + cpu.system) / events.length, 2), note: 'one batch in flight; receiver in the same process' });
+
+    // Floor: parse + encode, nothing else.
+    const lines = LOGS.flatMap((l) => sim.expectedLines(l));
+    const codec = new ExtensionCodec();
+    codec.register({ type: 0, encode: (o) => (o instanceof Uint8Array ? o : null), decode: (d) => d });
+    const enc = new Encoder(codec);
+    const time = new Uint8Array(8);
+    const b0 = process.hrtime.bigint();
+    let bytes = 0;
+    for (const l of lines) bytes += enc.encode([time, JSON.parse(l)]).length;
+    const bs = Number(process.hrtime.bigint() - b0) / 1e9;
+    rows.push({ case: 'bare JSON.parse + msgpack encode', events: lines.length, seconds: round(bs, 3), eventsPerSec: Math.round(lines.length / bs), note: `${Math.round(bytes / lines.length)} msgpack bytes/event` });
+  } finally {
+    await rx.close();
+    await sim.close();
+  }
+  return rows;
+}
+
+function round(n: number, d: number): number {
+  const f = 10 ** d;
+  return Math.round(n * f) / f;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const row of await bench()) console.log(JSON.stringify(row));
+}
