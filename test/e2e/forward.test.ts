@@ -331,3 +331,34 @@ t.test('CLI: TLS and shared key right, wrong CA, wrong key', async (t) => {
   t.notMatch(check.stdout + check.stderr, key, 'check-config does not print the shared key');
   t.equal(rx.ackedCount, 900, 'nothing more delivered by the refused runs');
 });
+
+t.test('shipped files: the Kubernetes example passes check-config; the Fluentd sidecar keeps at-least-once settings', async (t) => {
+  const { parseAllDocuments, parse } = await import('yaml');
+  const { writeFileSync } = await import('node:fs');
+  const { ROOT } = await import('../helpers/bridge.js');
+  const docs = parseAllDocuments(readFileSync(path.join(ROOT, 'examples/kubernetes/duo-log-bridge-fluentd.yaml'), 'utf8')).map((d) => d.toJS() as Record<string, any>);
+  t.same(docs.map((d) => d.kind), ['PersistentVolumeClaim', 'ConfigMap', 'ConfigMap', 'Deployment']);
+  const dir = t.testdir();
+  writeFileSync(path.join(dir, 'secret_key'), 'x'.repeat(40) + '\n');
+  const cfgText = String(docs[1]!.data['config.yaml']).replace('/etc/duo-log-bridge-secret/secret_key', path.join(dir, 'secret_key')).replace('/var/lib/duo-log-bridge/checkpoints', path.join(dir, 'cp'));
+  writeFileSync(path.join(dir, 'config.yaml'), cfgText);
+  const r = await runBridge(['check-config', '--config', path.join(dir, 'config.yaml')], { env: { DUO_INTEGRATION_KEY: 'DIXXXXXXXXXXXXXXXXXX' } });
+  t.equal(r.code, 0, `check-config accepts the example: ${r.stderr.slice(0, 500)}`);
+  t.equal(parse(cfgText).output.type, 'forward');
+  const pod = docs[3]!.spec.template.spec;
+  t.same(pod.containers.map((c: { name: string }) => c.name), ['fluentd', 'duo-log-bridge'], 'two sidecars in one pod (shared loopback)');
+  t.equal(docs[3]!.spec.replicas, 1);
+  t.ok(pod.volumes.some((v: any) => v.secret?.secretName === 'duo-log-bridge'), 'secret key from a Kubernetes Secret');
+  t.ok(pod.volumes.some((v: any) => v.persistentVolumeClaim), 'checkpoints on a volume');
+
+  for (const conf of [String(docs[2]!.data['fluent.conf']), readFileSync(path.join(ROOT, 'fluentd/sidecar/output_buffered.conf'), 'utf8')]) {
+    const active = conf.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+    t.match(active, /<buffer>[\s\S]*@type file/, 'file buffer');
+    t.match(active, /overflow_action throw_exception/, 'a full buffer refuses, never drops');
+    t.match(active, /retry_forever true/);
+    t.notMatch(active, /@ERROR/, 'no @ERROR label turning failures into acks');
+  }
+  const fwd = readFileSync(path.join(ROOT, 'fluentd/sidecar/in_forward.conf'), 'utf8');
+  t.match(fwd, /bind 127\.0\.0\.1/);
+  t.notMatch(fwd.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n'), /chunk_size_limit/, 'no chunk_size_limit that would drop a chunk unacked');
+});
