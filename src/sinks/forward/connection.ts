@@ -60,6 +60,11 @@ export class ForwardConnection {
     return `${this.cfg.host}:${this.cfg.port}`;
   }
 
+  /** True while a client is established (acks can still arrive). */
+  get isReady(): boolean {
+    return this.#state === 'ready';
+  }
+
   get permanentError(): SinkError | undefined {
     return this.#permanent;
   }

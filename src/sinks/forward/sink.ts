@@ -83,9 +83,11 @@ export class ForwardSink implements Sink {
   async close(deadlineMs = 0): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Let acks in flight arrive, within the deadline (a duration; an absolute time is accepted too).
+    // Let acks in flight arrive, within the deadline (a duration; an absolute time is accepted
+    // too). Not while Fluentd is unreachable: nothing can arrive, the batches stay unacked and
+    // their checkpoints unmoved, so they are sent again at the next start.
     const until = deadlineMs > 1e12 ? deadlineMs : Date.now() + Math.max(0, deadlineMs);
-    while (this.#inFlightEvents > 0 && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
+    while (this.#inFlightEvents > 0 && this.connection.isReady && Date.now() < until) await sleep(Math.min(50, until - Date.now()));
     this.connection.close();
     for (const r of this.#room.splice(0)) r.go();
   }
