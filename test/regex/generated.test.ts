@@ -82,6 +82,29 @@ t.test('dialects differ from the source only by the documented rewrites', async 
   }
 });
 
+t.test('the portable-subset lint rejects what one of the engines would read differently', async (t) => {
+  const bad: [string, RegExp][] = [
+    ['(?<a>x)(?=y)', /look-around/],
+    ['(?<a>x)(?<!y)', /look-around/],
+    ['(?<a>x)(?>y)', /atomic/],
+    ['(?<a>x*+)', /possessive/],
+    ['(?<a>x)\\1', /escape/],
+    ['(?<a>\\d+)', /escape/],
+    ['(?<a>\\s)', /escape/],
+    ['(?m)(?<a>x)', /inline flags/],
+    ['(?P<a>x)', /Ruby/],
+    ['(?<a>x)(?<a>y)', /duplicate/],
+    ['(?<a>x)(y)', /unnamed/],
+    ['\\{(?<a>x)}', /unescaped brace/],
+    ['(?<a>x) #y', /quote or whitespace/],
+    ["(?<a>x)'", /quote or whitespace/],
+    ['(?<a>x/y)', /quote or whitespace/],
+    ['(?<Bad>x)', /snake_case/],
+  ];
+  for (const [p, why] of bad) t.match(lint(p).join('; '), why, `lint rejects ${p}`);
+  t.same(lint('\\A[^{]*\\{(?<a>[0-9]{4}[ \\t]*)'), [], 'lint accepts the building blocks');
+});
+
 t.test('Rust regex rejects what the rewrites avoid (why the Vector dialect exists)', async (t) => {
   const bin = await buildRust();
   const table = loadTable();
