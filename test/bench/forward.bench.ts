@@ -56,6 +56,7 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Awaite
   try {
     const cfg = writeConfig(dir, sim, { output, poll_interval_secs: 1, api: { request_interval_secs: 0 } });
     const t0 = process.hrtime.bigint();
+    const here0 = process.cpuUsage();
     const child = spawnBridge(['run', '--config', cfg, '--once']);
     let last = { cpuTicks: 0, hwmKb: 0 };
     const timer = setInterval(() => {
@@ -65,6 +66,8 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Awaite
     const r = await child.result;
     clearInterval(timer);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const here = process.cpuUsage(here0);
+    const hereSecs = (here.user + here.system) / 1e6;
     if (r.code !== 0) throw new Error(`${name}: bridge exited ${r.code}: ${r.stderr.slice(-2000)}`);
     return {
       case: name,
@@ -73,7 +76,7 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Awaite
       eventsPerSec: Math.round(total / seconds),
       cpuUsPerEvent: round(((last.cpuTicks / CLK_TCK) * 1e6) / total, 2),
       peakRssMb: round(last.hwmKb / 1024, 1),
-      note,
+      note: `${note}; bench process (simulator + receiver) used ${round(hereSecs, 2)} s CPU, the bridge ${round(last.cpuTicks / CLK_TCK, 2)} s`,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -452,22 +452,50 @@ t.test('shared key over TLS', async (t) => {
 });
 
 
-t.test('the shared entry encoder is byte-identical to the library packing', async (t) => {
-  const { libraryPackEntry, sharedEntryEncoder } = await import('../../src/sinks/forward/client-internals.js');
+t.test('the entry encoders are byte-identical to the library packing', async (t) => {
+  const { libraryPackEntry, sharedEntryEncoder, fastEntryEncoder } = await import('../../src/sinks/forward/client-internals.js');
   const { EventTime } = await import('@fluent-org/logger');
   const { eventTime } = await import('../../src/sinks/forward/sink.js');
-  const pack = sharedEntryEncoder();
   const b = batch('authentication', 50);
-  const big = { s: 'x'.repeat(100_000), u: 'ünïcødé ✓', n: -1.5, i: 2 ** 40, z: null, t: true, arr: [{}, []] };
-  const entries: unknown[] = [...b.events.map((e) => [eventTime(e), e.record]), [new EventTime(0, 0), big], [1700000000, { a: 1 }], [new EventTime(2 ** 32 - 1, 999_999_999), {}]];
-  for (const [i, entry] of entries.entries()) {
-    const mine = pack(entry);
-    const theirs = libraryPackEntry(entry);
-    if (Buffer.compare(Buffer.from(mine), Buffer.from(theirs)) !== 0) t.fail(`entry ${i} differs`);
+  const str = (n: number, c = 'a') => c.repeat(n);
+  const ints = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31), -(2 ** 31) - 1, -(2 ** 53 - 1)];
+  const floats = [0.5, -0.25, 1e300, -1e-300, 2 ** 53, -(2 ** 60), Number.NaN, Infinity, -Infinity, -0];
+  const strings = [
+    '', 'x', str(31), str(32), str(255), str(256), str(65535), str(65536),
+    str(10, 'é'), str(11, 'é'), str(15, 'é'), str(16, 'é'), str(127, 'é'), str(128, 'é'), 'zoë.müller@example.com', '✓ ünïcødé 😀', str(20, '😀'), 'tab\tnew\nline"quote\\',
+  ];
+  const map = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+  const nullProto = Object.assign(Object.create(null) as Record<string, unknown>, { a: 1, b: 'two' });
+  const records: unknown[] = [
+    { ints, floats, strings },
+    map(15), map(16), map(65536),
+    { a: Array.from({ length: 15 }, (_, i) => i), b: Array.from({ length: 16 }, (_, i) => i), c: Array.from({ length: 70000 }, () => null) },
+    { nested: { deeper: { deepest: [{ x: [[[]]] }, {}, []] } }, t: true, f: false, n: null, u: undefined },
+    nullProto,
+    { when: new Date(1_700_000_000_123), bin: new Uint8Array([1, 2, 3]) }, // the general encoder's job
+    { big: str(100_000, 'ß') },
+  ];
+  const entries: unknown[] = [
+    ...b.events.map((e) => [eventTime(e), e.record]),
+    ...records.map((r) => [new EventTime(1_700_000_000, 999_999_999), r]),
+    [new EventTime(0, 0), {}],
+    [new EventTime(2 ** 32 - 1, 0), { a: 1 }],
+    [1_700_000_000, { a: 1 }],
+  ];
+  let deep: unknown = 'leaf';
+  for (let i = 0; i < 150; i++) deep = [deep];
+  for (const [name, pack] of [['shared', sharedEntryEncoder()], ['fast', fastEntryEncoder()]] as const) {
+    let same = 0;
+    for (const [i, entry] of entries.entries()) {
+      if (Buffer.compare(Buffer.from(pack(entry)), Buffer.from(libraryPackEntry(entry))) === 0) same++;
+      else t.fail(`${name}: entry ${i} differs`);
+    }
+    t.equal(same, entries.length, `${name}: ${entries.length} entries byte-identical`);
+    const first = pack(entries[0]);
+    const copy = Buffer.from(first);
+    pack(entries[1]);
+    t.same(Buffer.from(first), copy, `${name}: an earlier result is not overwritten by the next encode`);
+    t.throws(() => pack([0, deep]), `${name}: too deep is refused like the library does`);
   }
-  const first = pack(entries[0]);
-  const copy = Buffer.from(first);
-  pack(entries[1]);
-  t.same(Buffer.from(first), copy, 'an earlier result is not overwritten by the next encode');
-  t.pass(`${entries.length} entries compared`);
+  t.throws(() => libraryPackEntry([0, deep]));
 });

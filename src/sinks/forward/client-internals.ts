@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import { EventTime, FluentError, type FluentClient } from '@fluent-org/logger';
+import { EntryPacker } from './msgpack.js';
 
 interface AckData {
   timeoutId: NodeJS.Timeout;
@@ -98,9 +99,19 @@ export function sharedEntryEncoder(): (entry: unknown) => Uint8Array {
   return (entry) => enc.encode(entry);
 }
 
-/** Idempotent. Falls back silently to the library's own packing if the module shape differs. */
+/**
+ * Idempotent. Installs EntryPacker (./msgpack.ts), which falls back to a shared general
+ * encoder for values it does not handle; leaves the library alone if its shape differs.
+ */
 export function installSharedEntryEncoder(): void {
   if (installed || typeof protocolModule.packEntry !== 'function') return;
   installed = true;
-  protocolModule.packEntry = sharedEntryEncoder();
+  protocolModule.packEntry = fastEntryEncoder();
+}
+
+/** EntryPacker first, the shared general encoder for anything it declines. */
+export function fastEntryEncoder(): (entry: unknown) => Uint8Array {
+  const fast = new EntryPacker();
+  const general = sharedEntryEncoder();
+  return (entry) => fast.pack(entry) ?? general(entry);
 }
