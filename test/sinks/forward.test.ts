@@ -499,3 +499,37 @@ t.test('the entry encoders are byte-identical to the library packing', async (t)
   }
   t.throws(() => libraryPackEntry([0, deep]));
 });
+
+t.test('a handshake that never completes times out and is retried, visibly', async (t) => {
+  // The bridge is configured for <security>, the server is plain: no HELO ever comes.
+  const rx = await ForwardReceiver.start();
+  t.teardown(() => rx.close());
+  const c = capture();
+  const sink = new ForwardSink(config(rx.port, { connectTimeoutMs: 200, security: { selfHostname: 'b', username: undefined }, sharedKey: 'some-key-1234' }), { log: c.log });
+  t.teardown(() => sink.close(0));
+  await sink.start();
+  const p = sink.send(batch('telephony', 1));
+  p.catch(() => {});
+  await until(() => sink.connection.stats.failedAttempts >= 2, 'two timed-out handshakes');
+  t.match(c.lines().find((l) => l.msg === 'Cannot reach Fluentd; waiting for it.'), { error: /shared-key handshake not completed within 0.2 s/ });
+  t.equal(rx.receivedCount, 0, 'no event sent before the handshake');
+  t.ok(rx.connectionsAccepted >= 2, 'each attempt is a new connection');
+  await sink.close(0);
+  await rejectsWith(t, p, (e) => t.equal(e.retryable, true));
+});
+
+t.test('IPv6 loopback', async (t) => {
+  let rx: ForwardReceiver;
+  try {
+    rx = await ForwardReceiver.start({ host: '::1' });
+  } catch {
+    t.skip('no ::1 on this machine');
+    return;
+  }
+  t.teardown(() => rx.close());
+  const sink = new ForwardSink({ ...config(rx.port), host: '::1' }, { log: capture().log });
+  t.teardown(() => sink.close(0));
+  await sink.start();
+  await sink.send(batch('administrator', 10));
+  t.equal(rx.acked.get('duo.administrator'), 10);
+});
