@@ -116,7 +116,6 @@ const CLASSIC_ORACLE = {
     let devName = au.name;
     if (devName === null) devName = 'null';
     else if (typeof devName !== 'string' || devName === '' || /[}"\\]/.test(devName)) throw new Unknown('auth_device.name value');
-    if (r.email === null) throw new Unknown('email null');
     return {
       access_device_browser: plain(ad.browser, 'access_device.browser'),
       access_device_hostname: plain(ad.hostname, 'access_device.hostname'),
