@@ -6,7 +6,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENGINES, ROOT, buildRust, loadTable, runAll } from './lib/engines.js';
+import { ENGINES, ROOT, buildRust, key, loadTable, rubyTimes, runAll } from './lib/engines.js';
 import { Case, compare, render } from './lib/table.js';
 
 const LOGS = ['authentication', 'administrator', 'telephony'];
@@ -50,6 +50,19 @@ t.test('corpus: four engines, same fields, same values', async (t) => {
   for (const [pid, caseId] of [['administrator.classic', 'admin-description-null'], ['administrator.classic', 'admin-username-empty'], ['telephony.classic', 'tel-v2-raw'], ['authentication.classic', 'auth-reversed']]) {
     t.ok(classicOn(pid, caseId).every((v) => v === null), `${pid} cannot match ${caseId} in any engine`);
   }
+  // Fluentd turns the `time` capture into the event time with Time.parse (no time_format in the config):
+  // every captured time parses, to the same second as JavaScript's Date.parse reads the same text
+  let times = 0;
+  for (const p of pats.filter((x) => x.fields[0] === 'time')) {
+    for (const c of cases.filter((x) => x.log === p.log)) {
+      const v = results.ruby.get(key(p.id, c.li))?.time;
+      if (!v) continue;
+      times++;
+      t.equal(rubyTimes.get(key(p.id, c.li)), Math.floor(Date.parse(v) / 1000), `${p.id} ${c.id}: Time.parse(${v}) = Date.parse`);
+    }
+  }
+  t.ok(times > 40, `${times} time captures checked`);
+
   // the classic telephony pattern has no group for the v2 fields
   const tel = pats.find((p) => p.id === 'telephony.classic')!;
   for (const f of ['telephony_id', 'ts', 'txid', 'credits']) t.notOk(tel.fields.includes(f), `classic telephony has no ${f} group`);

@@ -8,7 +8,10 @@
 #                                "mode": "match" | "time", "reps": n}
 # Output: one JSON array per (pattern, line): [id, line_index, null | {name: value|null}]   (match)
 #                                          or [id, line_index, best_ns]                  (time)
+# In match mode a capture named `time` also yields a 4th element: the epoch seconds Fluentd's
+# TimeParser (no time_format: Fluent::EventTime.parse, i.e. Time.parse) gives it, or an error text.
 require 'json'
+require 'time'
 
 # Fluent::Config.regexp_value (lib/fluent/config/types.rb)
 def regexp_value(str)
@@ -57,7 +60,15 @@ req['ids'].each do |id|
     else
       m = re.match(line)
       res = m && names.each_with_object({}) { |n, h| h[n] = m[n] }
-      out.puts JSON.generate([id, li, res])
+      row = [id, li, res]
+      if res && res['time']
+        row << (begin
+          Time.parse(res['time']).to_r.floor
+        rescue ArgumentError => e
+          "unparsable: #{e.message}"
+        end)
+      end
+      out.puts JSON.generate(row)
     end
   end
 end

@@ -69,6 +69,9 @@ function tmp(): string {
 }
 
 // ---- Ruby ----------------------------------------------------------------------------------------------
+/** epoch seconds Ruby's Time.parse (Fluentd's time parsing without time_format) gave each `time` capture */
+export const rubyTimes = new Map<string, number | string>();
+
 export async function runRuby(ids: string[], lines: string[], m: Mode = { mode: 'match' }): Promise<Map<string, any>> {
   const dir = tmp();
   try {
@@ -77,7 +80,12 @@ export async function runRuby(ids: string[], lines: string[], m: Mode = { mode: 
     const r = await run('ruby', [join(ROOT, 'test/regex/engines/ruby-runner.rb'), req]);
     if (r.code !== 0) throw new Error(`ruby runner failed (${r.code}): ${r.stderr.slice(0, 2000)}`);
     const res = new Map<string, any>();
-    for (const l of r.stdout.split('\n')) if (l) { const [id, li, v] = JSON.parse(l); res.set(key(id, li), v); }
+    for (const l of r.stdout.split('\n')) {
+      if (!l) continue;
+      const [id, li, v, epoch] = JSON.parse(l);
+      res.set(key(id, li), v);
+      if (epoch !== undefined) rubyTimes.set(key(id, li), epoch);
+    }
     return res;
   } finally {
     rmSync(dir, { recursive: true, force: true });
