@@ -54,7 +54,7 @@ function table(title: string, r: Record<string, Record<Engine, Ratio>>): string 
   return [title, fmt(head), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(fmt)].join('\n');
 }
 
-function show(t: Tap.Test, text: string) {
+function show(t: { comment: (...a: any[]) => void }, text: string) {
   t.comment('\n' + text);
   process.stderr.write(text + '\n');
 }

@@ -109,7 +109,7 @@ t.test('Rust regex rejects what the rewrites avoid (why the Vector dialect exist
   const bin = await buildRust();
   const table = loadTable();
   const classic = table.find((p) => p.id === 'administrator.classic')!;
-  await t.rejects(runRust(bin, [{ id: 'x', text: classic.published }], ['{}']), /repetition operator missing expression/, 'published classic text: a bare { is an error in Rust');
+  await t.rejects(runRust(bin, [{ id: 'x', text: classic.published! }], ['{}']), /repetition operator missing expression/, 'published classic text: a bare { is an error in Rust');
   const robust = table.find((p) => p.id === 'authentication.user')!;
   const r = await runRust(bin, [{ id: 'x', text: robust.dialects.rust }], ['{"user":{"name":"a"}}']).catch((e) => e);
   t.same(r.get?.('x#0'), { user: 'a' }, '(?P<name>) form compiles and matches');
