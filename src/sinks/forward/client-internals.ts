@@ -70,6 +70,7 @@ export function abandonClient(client: FluentClient, reason: string): void {
 
 interface ProtocolModule {
   packEntry(entry: unknown): Uint8Array;
+  encodeMessage(message: unknown): Uint8Array;
 }
 interface MsgpackModule {
   Encoder: new (codec: unknown, context: undefined, maxDepth: number, initialBufferSize: number) => { encode(v: unknown): Uint8Array };
@@ -80,9 +81,10 @@ const protocolModule = requireHere('@fluent-org/logger/build/src/protocol.js') a
 // The msgpack the library itself loads (resolved from its own folder, so no dependency of ours).
 const { Encoder, ExtensionCodec } = createRequire(requireHere.resolve('@fluent-org/logger'))('@msgpack/msgpack') as MsgpackModule;
 export const libraryPackEntry = protocolModule.packEntry;
+export const libraryEncodeMessage = protocolModule.encodeMessage;
 let installed = false;
 
-export function sharedEntryEncoder(): (entry: unknown) => Uint8Array {
+export function sharedEntryEncoder(initialBufferSize = 64 * 1024): (entry: unknown) => Uint8Array {
   const codec = new ExtensionCodec();
   codec.register({
     type: 0,
@@ -95,7 +97,7 @@ export function sharedEntryEncoder(): (entry: unknown) => Uint8Array {
     },
     decode: (d: Uint8Array) => d,
   });
-  const enc = new Encoder(codec, undefined, 100, 64 * 1024);
+  const enc = new Encoder(codec, undefined, 100, initialBufferSize);
   return (entry) => enc.encode(entry);
 }
 
@@ -107,6 +109,9 @@ export function installSharedEntryEncoder(): void {
   if (installed || typeof protocolModule.packEntry !== 'function') return;
   installed = true;
   protocolModule.packEntry = fastEntryEncoder();
+  // Whole packets too: a fresh Encoder starts at 2 KiB and doubles (copying) up to each ~0.5 MiB
+  // chunk; one long-lived encoder starts big and is reused (it keeps its largest size).
+  if (typeof protocolModule.encodeMessage === 'function') protocolModule.encodeMessage = sharedEntryEncoder(1024 * 1024);
 }
 
 /** EntryPacker first, the shared general encoder for anything it declines. */
