@@ -73,5 +73,8 @@ t.test('patterns on the syslog sink output (RFC 5424 and RFC 3164 headers)', asy
   t.comment('\n' + table);
   process.stderr.write(table + '\n');
   for (const row of rows) t.same(row.problems, [], `${row.id}: all engines equal the oracle and each other behind syslog headers`);
-  for (const row of rows.filter((x) => !x.id.endsWith('.classic'))) t.equal(row.perEngine.ruby.matched, row.lines, `${row.id} found on every syslog line`);
+  for (const row of rows.filter((x) => !x.id.endsWith('.classic'))) {
+    const want = cases.filter((c) => c.log === row.id.split('.')[0] && c.expect[row.id] !== null).length;
+    t.ok(want > 0 && row.perEngine.ruby.matched === want, `${row.id} found on all ${want} syslog lines that hold it`);
+  }
 });
