@@ -6,7 +6,7 @@
  * What tail printed must be every event exactly once, in order.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,15 +29,18 @@ async function child(): Promise<void> {
   const ck = process.env.DLB_CK!;
   const source = { problems: [] as ConfigProblem[] };
   const cfg = fileSink.parse(new ConfigReader({ path, rotate: { max_bytes: 65536, keep: 1000 } }, ['output'], source));
-  const sink = fileSink.create(cfg, { log: silentLogger, hostname: 'h', stateDir: tmpdir() }) as FileSink;
+  const sink = fileSink.create(cfg, { log: silentLogger, hostname: 'h', stateDir: process.env.DLB_STATE! }) as FileSink;
   await sink.start();
   let acked = existsSync(ck) ? Number(readFileSync(ck, 'utf8')) : 0;
   while (acked < TOTAL) {
     const evs = Array.from({ length: Math.min(BATCH, TOTAL - acked) }, (_, k) => event(acked + k));
     if (process.env.DLB_CUT_WRITE) {
       // Die in the middle of a write: one whole line and part of the next reach the file.
-      appendFileSync(path, evs[0]!.json + '\n' + evs[1]!.json.slice(0, 333));
-      process.kill(process.pid, 'SIGKILL');
+      sink.beforeWriteHook = async (buf, write) => {
+        await write(buf.subarray(0, Buffer.byteLength(evs[0]!.json) + 1 + 333));
+        process.kill(process.pid, 'SIGKILL');
+        await new Promise(() => {});
+      };
     }
     await sink.send({ logType: 'authentication', account: 'a', events: evs }, new AbortController().signal);
     writeFileSync(ck + '.tmp', String(acked + evs.length));
@@ -73,7 +76,7 @@ async function followAndKill(t: any): Promise<void> {
 
   const run = (opts: { cutWrite?: boolean; killAfterAcks?: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null; acks: number }> =>
     new Promise((resolve) => {
-      const env: NodeJS.ProcessEnv = { ...process.env, DLB_FILE_TAIL_CHILD: '1', DLB_OUT: path, DLB_CK: ck, NODE_OPTIONS: '' };
+      const env: NodeJS.ProcessEnv = { ...process.env, DLB_FILE_TAIL_CHILD: '1', DLB_OUT: path, DLB_CK: ck, DLB_STATE: join(dir, 'state'), NODE_OPTIONS: '' };
       if (opts.cutWrite) env.DLB_CUT_WRITE = '1';
       const c: ChildProcess = spawn(process.execPath, [...tsImport, fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
       let acks = 0;
@@ -101,6 +104,7 @@ async function followAndKill(t: any): Promise<void> {
   const lines = tailOut.split('\n');
   t.equal(lines.pop(), '', 'tail ended on a whole line');
   const rotated = readdirSync(dir).filter((n) => n.startsWith('duo.ndjson.'));
+  t.ok(existsSync(join(dir, 'state')), 'the intent journal lives in the state directory');
   t.ok(rotated.length >= 5, `rotated ${rotated.length} times while tail -F followed`);
   const onDisk = [...rotated.sort(), 'duo.ndjson'].map((n) => readFileSync(join(dir, n), 'utf8')).join('');
   t.equal(onDisk, expected.map((l) => l + '\n').join(''), 'the files, in rotation order, hold every event once');

@@ -21,10 +21,17 @@ function parse(output: Record<string, unknown>, file?: string): { c: FileConfig;
   r.finish();
   return { c, problems: source.problems };
 }
-function sink(output: Record<string, unknown>): FileSink {
+function sink(output: Record<string, unknown>, stateDir = mkdtempSync(join(tmpdir(), 'dlb-file-state-'))): FileSink {
   const { c, problems } = parse(output);
   if (problems.length) throw new Error(JSON.stringify(problems));
-  return fileSink.create(c, ctx) as FileSink;
+  return fileSink.create(c, { ...ctx, stateDir }) as FileSink;
+}
+/** The next send writes only `n` bytes of its data, then "crashes" (the sink is then abandoned). */
+function cutNextWrite(s: FileSink, n: number): void {
+  s.beforeWriteHook = async (buf, write) => {
+    await write(buf.subarray(0, n));
+    throw new Error('simulated crash');
+  };
 }
 const send = (s: FileSink, events: DuoEvent[]) => s.send({ logType: events[0]!.logType, account: 'a', events }, never);
 const auths = (from: number, n: number): DuoEvent[] => Array.from({ length: n }, (_, i) => authEvent(T + (from + i) * 1000, from + i));
@@ -129,57 +136,105 @@ t.test('rotation by age', async (t) => {
 
 t.test('after a crash: a batch written in part is completed, not duplicated, a cut line is finished', async (t) => {
   const dir = tmp();
+  const state = tmp();
   const path = join(dir, 'duo.ndjson');
-  const acked = auths(0, 4);
-  const batch = auths(4, 5);
   const text = (evs: DuoEvent[]) => evs.map((e) => e.json + '\n').join('');
-  // The previous run: 4 events acknowledged, then 2 whole lines and half of the third of the next batch.
-  const partial = text(batch.slice(0, 2)) + batch[2]!.json.slice(0, 300);
-  writeFileSync(path, text(acked) + partial);
+  const batch = auths(4, 5);
+  const s1 = sink({ path }, state);
+  await s1.start();
+  await send(s1, auths(0, 4));
+  // Dies after two whole lines and 300 bytes of the third.
+  const cut = Buffer.byteLength(text(batch.slice(0, 2))) + 300;
+  cutNextWrite(s1, cut);
+  t.rejects(send(s1, batch), { retryable: true });
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(readFileSync(path, 'utf8'), text(auths(0, 4)) + text(batch).slice(0, cut), 'the crash left a cut line');
+
+  const s2 = sink({ path }, state); // the next run: same state directory, the pipeline resends
+  await s2.start();
+  await send(s2, batch);
+  t.equal(readFileSync(path, 'utf8'), text(auths(0, 9)), 'every event exactly once, the cut line completed in place');
+  t.match(s2.stats, { resentBytesSkipped: cut, completedTornLines: 1 });
+  await send(s2, auths(9, 1));
+  await s2.close();
+  t.equal(readFileSync(path, 'utf8'), text(auths(0, 10)));
+});
+
+t.test('the same process retrying after a failed write does not duplicate what got in', async (t) => {
+  const path = join(tmp(), 'duo.ndjson');
   const s = sink({ path });
   await s.start();
-  await send(s, batch); // the pipeline resends the unacknowledged batch
-  t.equal(readFileSync(path, 'utf8'), text(acked) + text(batch), 'every event exactly once, the cut line completed in place');
-  t.match(s.stats, { skippedLines: 2, completedTornLines: 1 });
-  await send(s, auths(9, 1));
+  const batch = auths(0, 3);
+  cutNextWrite(s, 700);
+  await t.rejects(send(s, batch), { code: 'DLB_SINK_FILE_IO', retryable: true });
+  await send(s, batch);
   await s.close();
-  t.equal(readFileSync(path, 'utf8'), text(auths(0, 10)));
+  t.equal(readFileSync(path, 'utf8'), batch.map((e) => e.json + '\n').join(''));
+});
 
-  // The batch was written whole but the checkpoint did not move: the resend writes nothing.
-  writeFileSync(path, text(auths(0, 6)));
-  const s2 = sink({ path });
+t.test('a batch written whole but never acknowledged is not written again', async (t) => {
+  const path = join(tmp(), 'duo.ndjson');
+  const state = tmp();
+  const s1 = sink({ path }, state);
+  await s1.start();
+  await send(s1, auths(0, 3));
+  await send(s1, auths(3, 3)); // written and fsync'd; the bridge dies before its checkpoint
+  const s2 = sink({ path }, state);
   await s2.start();
   await send(s2, auths(3, 3));
   await send(s2, auths(6, 2));
   await s2.close();
-  t.equal(readFileSync(path, 'utf8'), text(auths(0, 8)));
+  t.equal(readFileSync(path, 'utf8'), auths(0, 8).map((e) => e.json + '\n').join(''));
+  t.ok(s2.stats.resentBytesSkipped > 0);
+});
+
+t.test('byte-identical administrator rows across a page boundary are both kept', async (t) => {
+  const path = join(tmp(), 'duo.ndjson');
+  const state = tmp();
+  const x = adminEvent(T, 7);
+  const s1 = sink({ path }, state);
+  await s1.start();
+  await send(s1, [adminEvent(T, 1), x]);
+  s1.beforeWriteHook = async () => {
+    throw new Error('crash before any byte');
+  };
+  await t.rejects(send(s1, [adminEvent(T, 7), adminEvent(T, 8)]));
+  const s2 = sink({ path }, state);
+  await s2.start();
+  await send(s2, [adminEvent(T, 7), adminEvent(T, 8)]);
+  await s2.close();
+  t.equal(readFileSync(path, 'utf8'), [adminEvent(T, 1), x, adminEvent(T, 7), adminEvent(T, 8)].map((e) => e.json + '\n').join(''), 'the second identical row is not mistaken for a resend');
 });
 
 t.test('after a crash with three logs: the others wait for the cut line to be completed (or close it after a while)', async (t) => {
-  const dir = tmp();
-  const path = join(dir, 'duo.ndjson');
   const text = (evs: DuoEvent[]) => evs.map((e) => e.json + '\n').join('');
   const a = auths(0, 3);
   const adm = [adminEvent(T, 1), adminEvent(T, 2)];
   const tel = [telephonyEvent(T, 1)];
-  // Crash while writing the auth batch: admin batch whole (unacked), auth batch cut.
-  writeFileSync(path, text(adm) + text(a.slice(0, 1)) + a[1]!.json.slice(0, 100));
-  const s = sink({ path, torn_line_wait_secs: 30 });
-  await s.start();
-  const telSent = send(s, tel); // arrives first, must not land after the cut fragment
-  await new Promise((r) => setTimeout(r, 100));
-  await send(s, a);
-  await telSent;
-  await send(s, adm);
-  await s.close();
-  t.equal(readFileSync(path, 'utf8'), text(adm) + text(a) + text(tel), 'no broken line, no duplicate');
-
-  // The cut line's log never comes back in time: the line is closed and the others go on.
-  writeFileSync(path, text(a.slice(0, 1)) + a[1]!.json.slice(0, 100));
-  const s2 = sink({ path, torn_line_wait_secs: 0.2 });
-  await s2.start();
-  await send(s2, tel);
-  await s2.close();
-  t.equal(readFileSync(path, 'utf8'), text(a.slice(0, 1)) + a[1]!.json.slice(0, 100) + '\n' + text(tel));
-  t.equal(s2.stats.closedTornLines, 1);
+  for (const wait of [30, 0.2]) {
+    const path = join(tmp(), 'duo.ndjson');
+    const state = tmp();
+    const s1 = sink({ path }, state);
+    await s1.start();
+    await send(s1, adm); // written, never acknowledged
+    cutNextWrite(s1, Buffer.byteLength(text(a.slice(0, 1))) + 100);
+    await t.rejects(send(s1, a));
+    const s2 = sink({ path, torn_line_wait_secs: wait }, state);
+    await s2.start();
+    if (wait === 30) {
+      const telSent = send(s2, tel); // arrives first, must not land after the cut fragment
+      await new Promise((r) => setTimeout(r, 100));
+      await send(s2, a);
+      await telSent;
+      await send(s2, adm);
+      await s2.close();
+      t.equal(readFileSync(path, 'utf8'), text(adm) + text(a) + text(tel), 'no broken line, no duplicate');
+    } else {
+      // The cut line's log never comes back in time: the line is closed and the others go on.
+      await send(s2, tel);
+      await s2.close();
+      t.equal(readFileSync(path, 'utf8'), text(adm) + text(a.slice(0, 1)) + a[1]!.json.slice(0, 100) + '\n' + text(tel));
+      t.equal(s2.stats.closedTornLines, 1);
+    }
+  }
 });
