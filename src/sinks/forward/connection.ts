@@ -45,6 +45,9 @@ export class ForwardConnection {
   #firstOutcome: Array<{ resolve(): void; reject(err: Error): void }> = [];
   #downSince: number | undefined;
   #lastReminder = 0;
+  /** Working connections dropped, replaced or recycled since the last ack: grows the delay. */
+  #streak = 0;
+  #lastRecreateLog = 0;
   #tlsOptions: ConnectionOptions | undefined;
   /** Counters, for logs and tests. */
   readonly stats = { connects: 0, failedAttempts: 0, lost: 0, recreatedAfterFatal: 0, recycled: 0 };
@@ -144,13 +147,21 @@ export class ForwardConnection {
       if (c.kind === 'permanent') this.#fail(c.error);
       else if (c.kind === 'recreate') {
         this.stats.recreatedAfterFatal++;
-        this.log.warn('The forward client entered a state it never leaves; recreating it.', {
-          endpoint: this.endpoint,
-          reason: c.reason,
-          error: err,
-        });
+        const now = Date.now();
+        if (now - this.#lastRecreateLog >= REMIND_EVERY_MS) {
+          this.#lastRecreateLog = now;
+          this.log.warn('The forward client entered a state it never leaves; recreating it.', {
+            endpoint: this.endpoint,
+            reason: c.reason,
+            error: err,
+            times: this.stats.recreatedAfterFatal,
+          });
+        }
         this.#retire(client, err, 'recreate');
       }
+    });
+    client.socketOn(FluentSocketEvent.ACK, () => {
+      if (current()) this.#streak = 0;
     });
     client.socketOn(FluentSocketEvent.CLOSE, () => {
       if (current()) this.#retire(client, this.#lastError ?? new Error('connection closed by the server'), this.#state === 'ready' ? 'lost' : 'attempt');
@@ -207,10 +218,12 @@ export class ForwardConnection {
     this.#downSince ??= now;
     let delay: number;
     if (wasReady || why === 'recycle' || why === 'recreate') {
-      // A working connection went away: try again soon, still with a small jitter.
+      // A working connection went away: try again soon, unless it keeps happening without a
+      // single ack in between (a peer that drops or garbles every chunk): then back off too.
       if (wasReady) this.stats.lost++;
       this.#attempt = 0;
-      delay = this.cfg.reconnect.initialDelayMs * (0.5 + Math.random() / 2);
+      const { initialDelayMs, maxDelayMs } = this.cfg.reconnect;
+      delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.#streak++, 30)) * (0.5 + Math.random() / 2);
       this.log.warn(why === 'lost' ? 'The connection to Fluentd was lost; reconnecting.' : 'Reconnecting to Fluentd.', {
         endpoint: this.endpoint,
         reason: why,
@@ -232,8 +245,8 @@ export class ForwardConnection {
           retry_in_secs: round(delay / 1000),
         });
       }
-      for (const f of this.#firstOutcome.splice(0)) f.resolve();
     }
+    for (const f of this.#firstOutcome.splice(0)) f.resolve();
     this.#state = 'waiting';
     this.#timer = setTimeout(() => {
       if (this.#state === 'waiting') this.#connect();
