@@ -117,7 +117,14 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
   process.on('SIGTERM', onSignal);
   try {
     await bridge.run();
-    log.info('Stopped.', { delivered: Object.fromEntries(bridge.stats.map((s) => [s.log, s.eventsDelivered])) });
+    const ru = process.resourceUsage();
+    log.info('Stopped.', {
+      delivered: Object.fromEntries(bridge.stats.map((s) => [s.log, s.eventsDelivered])),
+      requests: Object.fromEntries(bridge.stats.map((s) => [s.log, s.requests])),
+      rate_limited: Object.fromEntries(bridge.stats.map((s) => [s.log, s.rateLimited])),
+      cpu_ms: Math.round((ru.userCPUTime + ru.systemCPUTime) / 1000),
+      peak_rss_mb: Math.round(ru.maxRSS / 1024),
+    });
     return 0;
   } catch (err) {
     const e = err as { code?: string; message?: string };

@@ -147,12 +147,14 @@ export class DuoClient {
           servername: this.endpoint.scheme === 'https' && !/^[\d.]+$|:/.test(this.endpoint.host) ? this.endpoint.host : undefined,
         },
         (res) => {
+          // One decode of the whole body: measurably cheaper than a streaming string decoder.
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('error', (err) => reject(networkError(what, err)));
           res.on('end', () => {
             const status = res.statusCode ?? 0;
-            const text = Buffer.concat(chunks).toString('utf8');
+            const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+            chunks.length = 0;
             let json: { stat?: unknown; response?: unknown; metadata?: unknown; code?: unknown; message?: unknown } | undefined;
             try {
               json = JSON.parse(text);
