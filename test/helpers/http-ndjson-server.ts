@@ -17,7 +17,10 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
 export interface HttpRequestRecord {
+  /** The NDJSON lines (empty with `countOnly`). */
   lines: string[];
+  /** How many lines the request carried. */
+  count: number;
   status: number;
   headers: http.IncomingHttpHeaders;
   path: string;
@@ -43,7 +46,9 @@ export interface HttpTestServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(opts: { port?: number; path?: string; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer } } = {}): Promise<HttpTestServer> {
+export async function startHttpServer(
+  opts: { port?: number; path?: string; tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer }; countOnly?: boolean } = {},
+): Promise<HttpTestServer> {
   const failures: { status: number; body: string; headers: Record<string, string> }[] = [];
   let resets = 0;
   let unavailableUntil = 0;
@@ -62,7 +67,7 @@ export async function startHttpServer(opts: { port?: number; path?: string; tls?
     },
     ackedCount() {
       let n = 0;
-      for (const r of this.requests) if (r.status >= 200 && r.status < 300) n += r.lines.length;
+      for (const r of this.requests) if (r.status >= 200 && r.status < 300) n += r.count;
       return n;
     },
     failNext(n, status, body = 'injected failure', headers = {}) {
@@ -85,8 +90,9 @@ export async function startHttpServer(opts: { port?: number; path?: string; tls?
     req.on('end', () => {
       let body = Buffer.concat(chunks);
       const bodyBytes = body.length;
+      let count = 0;
       const record = (status: number, lines: string[] = []): void => {
-        state.requests.push({ lines, status, headers: req.headers, path: req.url ?? '', bodyBytes });
+        state.requests.push({ lines, count: opts.countOnly ? count : lines.length, status, headers: req.headers, path: req.url ?? '', bodyBytes });
       };
       if (req.method !== 'POST' || (opts.path && req.url !== opts.path)) {
         record(404);
@@ -105,9 +111,13 @@ export async function startHttpServer(opts: { port?: number; path?: string; tls?
         res.writeHead(400).end('bad gzip');
         return;
       }
-      const text = body.toString('utf8');
-      const lines = text.split('\n');
-      if (lines[lines.length - 1] === '') lines.pop();
+      let lines: string[] = [];
+      if (opts.countOnly) {
+        for (let i = body.indexOf(10); i >= 0; i = body.indexOf(10, i + 1)) count++;
+      } else {
+        lines = body.toString('utf8').split('\n');
+        if (lines[lines.length - 1] === '') lines.pop();
+      }
       state.onRequest?.(lines);
       const answer = (): void => {
         if (resets > 0) {

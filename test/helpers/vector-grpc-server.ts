@@ -81,7 +81,10 @@ export function toJs(v: RawValue | undefined): unknown {
 }
 
 export interface ReceivedCall {
+  /** Decoded events (empty with `countOnly`). */
   events: RawEventWrapper[];
+  /** How many events the call carried. */
+  count: number;
   /** What the server answered: 'OK' or a status name. */
   answer: string;
 }
@@ -132,8 +135,35 @@ export function decodePushEventsRequest(buf: Buffer): { events?: RawEventWrapper
   return svc.PushEvents!.requestDeserialize(buf) as { events?: RawEventWrapper[] };
 }
 
-export async function startVectorServer(opts: { port?: number; tls?: TestServerTls } = {}): Promise<VectorTestServer> {
-  const svcDef = loadRepoProtos()['vector.Vector'] as grpc.ServiceDefinition;
+/** Count the `events` entries of a PushEventsRequest without decoding them (for benchmarks). */
+export function countPushEvents(buf: Buffer): number {
+  let pos = 0;
+  let n = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[pos++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  while (pos < buf.length) {
+    const tag = varint();
+    if (tag !== 0x0a) throw new Error(`unexpected field tag ${tag} in PushEventsRequest`);
+    const len = varint(); // (not `pos += varint()`: that would add to the old pos)
+    pos += len;
+    n++;
+  }
+  return n;
+}
+
+export async function startVectorServer(opts: { port?: number; tls?: TestServerTls; countOnly?: boolean } = {}): Promise<VectorTestServer> {
+  const loaded = loadRepoProtos()['vector.Vector'] as grpc.ServiceDefinition;
+  const svcDef: grpc.ServiceDefinition = opts.countOnly
+    ? { ...loaded, PushEvents: { ...loaded.PushEvents!, requestDeserialize: (b: Buffer) => ({ count: countPushEvents(b) }) } }
+    : loaded;
   const failures: { code: grpc.status; details: string }[] = [];
   let unavailableUntil = 0;
   let server: grpc.Server | undefined;
@@ -151,7 +181,7 @@ export async function startVectorServer(opts: { port?: number; tls?: TestServerT
     },
     ackedCount() {
       let n = 0;
-      for (const c of this.calls) if (c.answer === 'OK') n += c.events.length;
+      for (const c of this.calls) if (c.answer === 'OK') n += c.count;
       return n;
     },
     failNext(n, code, details = 'injected failure') {
@@ -168,8 +198,9 @@ export async function startVectorServer(opts: { port?: number; tls?: TestServerT
   };
 
   const impl: grpc.UntypedServiceImplementation = {
-    PushEvents(call: grpc.ServerUnaryCall<{ events?: RawEventWrapper[] }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    PushEvents(call: grpc.ServerUnaryCall<{ events?: RawEventWrapper[]; count?: number }, unknown>, callback: grpc.sendUnaryData<unknown>) {
       const events = call.request.events ?? [];
+      const count = call.request.count ?? events.length;
       state.onCall?.(events);
       const answer = (): void => {
         let code: grpc.status = grpc.status.OK;
@@ -177,14 +208,14 @@ export async function startVectorServer(opts: { port?: number; tls?: TestServerT
         if (Date.now() < unavailableUntil) [code, details] = [grpc.status.UNAVAILABLE, 'injected: pipeline unavailable'];
         else if (failures.length) ({ code, details } = failures.shift()!);
         if (call.cancelled) {
-          state.calls.push({ events, answer: 'CANCELLED' });
+          state.calls.push({ events, count, answer: 'CANCELLED' });
           return;
         }
         if (code === grpc.status.OK) {
-          state.calls.push({ events, answer: 'OK' });
+          state.calls.push({ events, count, answer: 'OK' });
           callback(null, {});
         } else {
-          state.calls.push({ events, answer: grpc.status[code]! });
+          state.calls.push({ events, count, answer: grpc.status[code]! });
           callback({ code, details });
         }
       };
