@@ -47,11 +47,18 @@ function multiset(keys: Iterable<string>): Multiset {
  * v1 rows carry no id), so events are compared as multisets: an event counts as delivered
  * when its record was acked at least as often as Duo has it.
  */
+const keys = new WeakMap<object, string>();
+/** The record's JSON, computed once per received event (the checkpoint watcher runs often). */
+function keyOf(e: { record: Record<string, unknown> }): string {
+  let k = keys.get(e);
+  if (k === undefined) keys.set(e, (k = JSON.stringify(e.record)));
+  return k;
+}
 function ackedKeys(rx: ForwardReceiver, log: Log): Multiset {
-  return multiset(rx.ackedEventsFor(`duo.${log}`).map((e) => JSON.stringify(e.record)));
+  return multiset(rx.ackedEventsFor(`duo.${log}`).map(keyOf));
 }
 function receivedKeys(rx: ForwardReceiver, log: Log): string[] {
-  return rx.eventsFor(`duo.${log}`).map((e) => JSON.stringify(e.record));
+  return rx.eventsFor(`duo.${log}`).map(keyOf);
 }
 /** How many of `exp` (a prefix of the expected events, in order) are covered by `have`. */
 function coveredBy(exp: Expected[], have: Multiset): number {
