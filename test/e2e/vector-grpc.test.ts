@@ -178,3 +178,20 @@ t.test('DATA_LOSS (Vector rejected the events): the bridge stops loudly, the che
   t.same(ingest.fieldErrors.slice(0, 5), []);
   for (const log of LOGS) t.equal(ledger.missing(log), 0, `${log}: nothing lost after the rerun`);
 });
+
+t.test('check-config: vector and http outputs validated by the CLI, every bad key named, secrets redacted', async (t) => {
+  const sim = { hostname: 'https://api-test.duosecurity.com', ikey: 'DIXXXXXXXXXXXXXXXXXX', skey: 'skey-canary-abcdefabcdefabcdefabcdefabcdef' };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-e2e-vector-cfg-'));
+  const good = await runBridge(['check-config', '--config', writeConfig(path.join(dir, 'a'), sim, { output: { type: 'vector', address: '127.0.0.1:6000', compression: 'gzip', include_message: true } })]);
+  t.equal(good.code, 0, good.stderr);
+  t.match(good.stdout, /type: vector/);
+  const bad = await runBridge(['check-config', '--config', writeConfig(path.join(dir, 'b'), sim, { output: { type: 'vector', address: 'http://127.0.0.1:6000', batch_size: 0, tls: { cert_file: '/x.pem' } } })]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /config\.yaml:\d+: output\.address: must be host:port without a scheme/);
+  t.match(bad.stderr, /output\.batch_size: must be between 1 and 100000/);
+  t.match(bad.stderr, /output\.tls\.key_file: cert_file and key_file go together/);
+  const http = await runBridge(['check-config', '--config', writeConfig(path.join(dir, 'c'), sim, { output: { type: 'http', url: 'http://127.0.0.1:8080/', auth: { strategy: 'basic', user: 'duo', password: 'pw-canary-cli-8812' }, headers: { Authorization2: 'x' } } })]);
+  t.equal(http.code, 0, http.stderr);
+  t.notMatch(http.stdout + http.stderr, /pw-canary-cli-8812|skey-canary/, 'no secret printed');
+  t.match(http.stdout, /REDACTED/);
+});
