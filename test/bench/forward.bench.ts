@@ -4,9 +4,10 @@
  *
  * - `forward e2e (CLI)`: the built CLI as a child process backfills N events per log from the
  *   in-process Duo simulator into the test forward receiver on loopback, every chunk acked.
- *   Wall time from spawn to exit (startup included); CPU and peak RSS of the bridge process
- *   from /proc (sampled every 50 ms, so CPU is a slight under-count).
- * - `stdout e2e (CLI)`: the same run to NDJSON on stdout (drained and discarded), as a peer.
+ *   Wall time from spawn to exit (startup included); CPU and peak RSS are the bridge's own
+ *   (its final "Stopped." log line; /proc samples every 50 ms as a fallback).
+ *   Events per log: DLB_BENCH_EVENTS (default 100,000, as core.bench.ts).
+ * - Its peer is core.bench.ts's `core e2e stdout→/dev/null` (same simulator settings).
  * - `forward sink only`: ForwardSink.send of pre-built 1000-event batches to the receiver in
  *   this process (no Duo, no pipeline): the sink's own cost, receiver included.
  * - `bare msgpack`: the floor: JSON.parse of each line + msgpack encode of [EventTime, record].
@@ -23,20 +24,10 @@ import { silentLogger } from '../../src/obs/log.js';
 import { ForwardSink } from '../../src/sinks/forward/sink.js';
 import type { ForwardConfig } from '../../src/sinks/forward/config.js';
 import { ForwardReceiver } from '../helpers/forward-receiver.js';
-import { spawnBridge, writeConfig } from '../helpers/bridge.js';
+import { logLines, spawnBridge, writeConfig } from '../helpers/bridge.js';
+import type { BenchRow } from './row.js';
 
-/** Same shape as test/bench/row.ts (kept local so this file stands alone). */
-export interface BenchRow {
-  case: string;
-  events: number;
-  seconds: number;
-  eventsPerSec: number;
-  cpuUsPerEvent?: number;
-  peakRssMb?: number;
-  note?: string;
-}
-
-const PER_LOG = Number(process.env.FORWARD_BENCH_EVENTS ?? 50_000);
+const PER_LOG = Number(process.env.DLB_BENCH_EVENTS ?? 100_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
 const CLK_TCK = 100;
 
@@ -70,14 +61,17 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Awaite
     const here = process.cpuUsage(here0);
     const hereSecs = (here.user + here.system) / 1e6;
     if (r.code !== 0) throw new Error(`${name}: bridge exited ${r.code}: ${r.stderr.slice(-2000)}`);
+    // The bridge reports its own CPU and peak RSS when it stops; /proc samples are the fallback.
+    const stopped = logLines(r.stderr).find((l) => l.msg === 'Stopped.') as { cpu_ms?: number; peak_rss_mb?: number } | undefined;
+    const cpuSecs = stopped?.cpu_ms !== undefined ? stopped.cpu_ms / 1000 : last.cpuTicks / CLK_TCK;
     return {
       case: name,
       events: total,
       seconds: round(seconds, 3),
       eventsPerSec: Math.round(total / seconds),
-      cpuUsPerEvent: round(((last.cpuTicks / CLK_TCK) * 1e6) / total, 2),
-      peakRssMb: round(last.hwmKb / 1024, 1),
-      note: `${note}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; bench process (simulator + receiver) used ${round(hereSecs, 2)} s CPU, the bridge ${round(last.cpuTicks / CLK_TCK, 2)} s`,
+      cpuUsPerEvent: round((cpuSecs * 1e6) / total, 2),
+      peakRssMb: round(stopped?.peak_rss_mb ?? last.hwmKb / 1024, 1),
+      note: `${note}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores; bench process (simulator + receiver) used ${round(hereSecs, 2)} s CPU, the bridge ${round(cpuSecs, 2)} s`,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -105,13 +99,12 @@ function sinkConfig(port: number): ForwardConfig {
 
 export default async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const sim = await startSimulator({ events: { authentication: PER_LOG, administrator: PER_LOG, telephony: PER_LOG } });
+  const sim = await startSimulator({ events: { authentication: PER_LOG, administrator: PER_LOG, telephony: PER_LOG }, spanMs: 24 * 3_600_000 });
   const rx = await ForwardReceiver.start({ keep: 'count' });
   const total = 3 * PER_LOG;
   try {
     rows.push(await cliRun('forward e2e (CLI), acked, loopback', { type: 'forward', host: '127.0.0.1', port: rx.port }, sim, total, 'sim + receiver in the bench process'));
     if (rx.ackedCount < total) throw new Error(`forward e2e: only ${rx.ackedCount} of ${total} acked`);
-    rows.push(await cliRun('stdout e2e (CLI), peer', { type: 'stdout' }, sim, total, 'NDJSON piped to the bench process'));
 
     // The sink alone, on the same records.
     const events: DuoEvent[] = [];
