@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { LOG_KINDS } from '../duo/logs/index.js';
+import { DEFAULT_LOGS, LOG_KINDS } from '../duo/logs/index.js';
 import { parseEndpoint } from '../duo/client.js';
 import { parseUtcDatetime } from '../util/time.js';
 import { registerSecret } from '../obs/log.js';
@@ -160,7 +160,7 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     s.finish();
     if (!Object.values(services).some((x) => x.enabled)) s.problem(s.path, `enables no log; add at least one of ${names.join(', ')}`);
   } else {
-    for (const name of ['authentication', 'administrator', 'telephony']) services[name] = { enabled: true, startDatetimeUtc: '', startMs: undefined };
+    for (const name of DEFAULT_LOGS) services[name] = { enabled: true, startDatetimeUtc: '', startMs: undefined };
   }
 
   const o = r.obj('output');

@@ -4,7 +4,10 @@
  * Timestamps are non-decreasing and include bursts: runs of events sharing one millisecond
  * (v2 logs) or one second (v1 logs) that straddle page boundaries.
  */
-export type SimLog = 'authentication' | 'administrator' | 'telephony';
+export type SimLog = 'authentication' | 'administrator' | 'telephony' | 'activity' | 'trust_monitor' | 'offline_enrollment' | 'telephony_v1';
+
+/** Logs whose times are whole seconds (Duo's v1 list endpoints). */
+export const SECONDS_LOGS: ReadonlySet<SimLog> = new Set(['administrator', 'offline_enrollment', 'telephony_v1']);
 
 export interface Timeline {
   /** µs since epoch, non-decreasing. */
@@ -37,7 +40,7 @@ function hash32(seed: number, i: number): number {
 export function buildTimeline(log: SimLog, count: number, startMs: number, endMs: number, seed: number): Timeline {
   const times = new Float64Array(count);
   const rnd = mulberry32(seed ^ log.length * 7919);
-  const seconds = log === 'administrator';
+  const seconds = SECONDS_LOGS.has(log);
   const burstLen = seconds ? 600 : 1500;
   const burstAt = 1234;
   let bursts = 0;
@@ -211,8 +214,71 @@ export function telephonyEvent(seed: number, i: number, us: number): Record<stri
   };
 }
 
+export function activityEvent(seed: number, i: number, us: number): Record<string, unknown> {
+  const h = hash32(seed, i);
+  const action = h % 3 === 0 ? 'phone_create' : { details: h % 2 ? null : '{"factor":"duo_push"}', name: ['webauthncredential_create', 'user_update', 'admin_login'][h % 3] };
+  return {
+    access_device: { browser: 'Chrome', browser_version: '111.0.0.0', epkey: null, ip: { address: ipFor(h) }, location: { city: 'Ann Arbor', country: 'United States', state: 'Michigan' }, os: 'Mac OS X', os_version: '10.15.7' },
+    action,
+    activity_id: indexId(seed, i),
+    actor: { details: JSON.stringify({ status: 'Active', groups: [{ name: 'CorpHQ_Users' }] }), key: `DU${h % 100000}`, name: USERS[h % USERS.length], type: 'user' },
+    akey: 'DAAR5FO0OZ4VYZA0WOB2',
+    application: { key: 'DILSVDEYH66TBHKIXGR9', name: APPS[h % APPS.length], type: 'websdk' },
+    old_target: null,
+    outcome: { result: h % 4 ? 'SUCCESS' : 'FAILURE' },
+    target: { details: null, key: `WA${h % 1000}`, name: `target ${i}`, type: 'webauthn_credential' },
+    ts: isoMicros(us),
+  };
+}
+
+export function trustMonitorEvent(seed: number, i: number, us: number): Record<string, unknown> {
+  const h = hash32(seed, i);
+  const ms = Math.floor(us / 1000);
+  const sekey = `SE${indexId(seed, i).replace(/-/g, '').toUpperCase().slice(0, 18)}${i.toString(36)}`;
+  if (h % 3 === 0)
+    return { bypass_status_enabled: ms - 5000, enabled_by: { key: 'DE1', name: 'admin' }, enabled_for: { key: 'DU2', name: USERS[h % USERS.length] }, priority_event: false, priority_reasons: [], sekey, state: 'new', state_updated_timestamp: null, surfaced_timestamp: ms, triaged_as_interesting: false, type: 'bypass_status' };
+  return {
+    explanations: [{ summary: `${USERS[h % USERS.length]} has not logged in from this location recently.`, type: 'NEW_COUNTRY_CODE' }],
+    from_common_netblock: true,
+    from_new_user: false,
+    low_risk_ip: false,
+    priority_event: h % 2 === 0,
+    priority_reasons: [{ label: 'CN', type: 'country' }],
+    sekey,
+    state: 'new',
+    state_updated_timestamp: null,
+    surfaced_auth: authEvent(seed, i, us),
+    surfaced_timestamp: ms,
+    triaged_as_interesting: false,
+    type: 'auth',
+  };
+}
+
+export function offlineEnrollmentEvent(seed: number, i: number, us: number): Record<string, unknown> {
+  const h = hash32(seed, i);
+  const sec = Math.floor(us / 1e6);
+  return {
+    action: ['o2fa_user_provisioned', 'o2fa_user_deprovisioned', 'o2fa_user_reenrolled'][h % 3],
+    description: JSON.stringify({ user_agent: 'DuoCredProv/4.0.6.413 (Windows NT 6.3.9600; x64; Server)', hostname: `WKS${i}`, factor: 'duo_otp' }).replace(/,/g, ', ').replace(/":/g, '": '),
+    isotimestamp: new Date(sec * 1000).toISOString().slice(0, 19) + '+00:00',
+    object: 'Acme Laptop Windows Logon',
+    timestamp: sec,
+    username: USERS[h % USERS.length],
+  };
+}
+
+export function telephonyV1Event(seed: number, i: number, us: number): Record<string, unknown> {
+  const h = hash32(seed, i);
+  const sec = Math.floor(us / 1e6);
+  return { context: 'authentication', credits: (h % 3) + 1, isotimestamp: new Date(sec * 1000).toISOString().slice(0, 19) + '+00:00', phone: `+1503555${(i % 10000).toString().padStart(4, '0')}`, timestamp: sec, type: h % 2 ? 'sms' : 'phone' };
+}
+
 export const EVENT_BUILDERS: Record<SimLog, (seed: number, i: number, us: number) => Record<string, unknown>> = {
   authentication: authEvent,
   administrator: adminEvent,
   telephony: telephonyEvent,
+  activity: activityEvent,
+  trust_monitor: trustMonitorEvent,
+  offline_enrollment: offlineEnrollmentEvent,
+  telephony_v1: telephonyV1Event,
 };

@@ -16,8 +16,13 @@ import { buildTimeline, EVENT_BUILDERS, idIndex, isoMicros, lowerBound, upperBou
 export type FaultKind = '500' | '503' | '429' | 'slow' | 'truncated' | 'html' | '40105' | '40301' | 'reset';
 
 export interface SimOptions {
-  /** Events per log (default 1000 each). */
+  /** Events per log (default 1000 each for the three core logs, 0 for the others). */
   events?: Partial<Record<SimLog, number>>;
+  /**
+   * MSP: serve `POST /accounts/v1/account/list` with this many child accounts, each with
+   * `events` per log (seeded by its account id), reached with `account_id`.
+   */
+  msp?: { children: number; events: Partial<Record<SimLog, number>>; forbidden?: string[] };
   /** The events' time span, ending `endAgoMs` before now (defaults: 6 h, ending 3 min ago). */
   spanMs?: number;
   endAgoMs?: number;
@@ -47,8 +52,12 @@ export interface Simulator {
   port: number;
   ikey: string;
   skey: string;
-  /** The exact NDJSON lines the bridge must output for `log` (events visible now), in order. */
-  expectedLines(log: SimLog): string[];
+  /** The exact NDJSON lines the bridge must output for `log` (events visible now), in Duo's order; `account` for an MSP child. */
+  expectedLines(log: SimLog, account?: string): string[];
+  /** MSP child account ids. */
+  children: string[];
+  /** Add or remove MSP children while running. */
+  setChildren(ids: string[]): void;
   /** Queue faults for the next requests (to `path`, or any log path). */
   injectFaults(kinds: FaultKind[], path?: string): void;
   /** Requests served, by path and HTTP status. */
@@ -56,10 +65,25 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-const PATHS: Record<string, SimLog> = {
-  '/admin/v2/logs/authentication': 'authentication',
-  '/admin/v1/logs/administrator': 'administrator',
-  '/admin/v2/logs/telephony': 'telephony',
+type Style = 'auth' | 'items' | 'v1' | 'tm';
+const ENDPOINTS: Record<string, { log: SimLog; style: Style }> = {
+  '/admin/v2/logs/authentication': { log: 'authentication', style: 'auth' },
+  '/admin/v1/logs/administrator': { log: 'administrator', style: 'v1' },
+  '/admin/v2/logs/telephony': { log: 'telephony', style: 'items' },
+  '/admin/v2/logs/activity': { log: 'activity', style: 'items' },
+  '/admin/v1/trust_monitor/events': { log: 'trust_monitor', style: 'tm' },
+  '/admin/v1/logs/offline_enrollment': { log: 'offline_enrollment', style: 'v1' },
+  '/admin/v1/logs/telephony': { log: 'telephony_v1', style: 'v1' },
+};
+const ID_FIELD: Partial<Record<SimLog, string>> = { authentication: 'txid', telephony: 'telephony_id', activity: 'activity_id' };
+const EVENTTYPE: Record<SimLog, string> = {
+  authentication: 'authentication',
+  administrator: 'administrator',
+  telephony: 'telephony',
+  activity: 'activity',
+  trust_monitor: 'trust_monitor',
+  offline_enrollment: 'offline_enrollment',
+  telephony_v1: 'telephony',
 };
 const WINDOW_MS = 180 * 86_400_000;
 
@@ -81,10 +105,23 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   const keys = new Map([[ikey, skey]]);
   const end = now() - (opts.endAgoMs ?? 180_000);
   const span = opts.spanMs ?? 6 * 3_600_000;
-  const timelines = {} as Record<SimLog, Timeline>;
-  for (const log of ['authentication', 'administrator', 'telephony'] as SimLog[]) {
-    timelines[log] = buildTimeline(log, opts.events?.[log] ?? 1000, end - span, end, seed);
-  }
+  const CORE: SimLog[] = ['authentication', 'administrator', 'telephony'];
+  const timelines = new Map<string, { tl: Timeline; seed: number }>();
+  let children = Array.from({ length: opts.msp?.children ?? 0 }, (_, i) => `DA${(100000 + i).toString().padStart(18, '0')}`);
+  const seedFor = (account: string) => (account ? [...account].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261) : seed);
+  /** The timeline of `log` for the parent ('') or an MSP child, built on first use. */
+  const timeline = (log: SimLog, account: string) => {
+    const key = `${account}|${log}`;
+    let t = timelines.get(key);
+    if (!t) {
+      const n = account ? (opts.msp?.events[log] ?? 0) : (opts.events?.[log] ?? (CORE.includes(log) ? 1000 : 0));
+      const sd = seedFor(account);
+      t = { tl: buildTimeline(log, n, end - span, end, sd), seed: sd };
+      timelines.set(key, t);
+    }
+    return t;
+  };
+  for (const log of CORE) timeline(log, '');
   const counts: Record<string, Record<number, number>> = {};
   const recent = new Map<string, number[]>();
   const queued: { kind: FaultKind; path?: string }[] = [];
@@ -95,53 +132,67 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
   };
 
   const visibleUntilUs = () => (now() - delayMs) * 1000;
-  const body = (log: SimLog, i: number) => EVENT_BUILDERS[log](seed, i, timelines[log].times[i]!);
 
-  function pageV2(log: SimLog, q: Map<string, string>): unknown {
+  function pageV2(log: SimLog, style: Style, q: Map<string, string>, account: string): unknown {
     const mintime = msParam(q, 'mintime');
     const maxtime = msParam(q, 'maxtime');
     if (mintime < now() - WINDOW_MS) throw new HttpFail(400, 40002, 'Invalid request parameters', 'mintime must be within the past 180 days');
     if (mintime >= maxtime) throw new HttpFail(400, 40002, 'Invalid request parameters', 'mintime must be less than maxtime');
-    const limit = q.has('limit') ? Number(q.get('limit')) : 100;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new HttpFail(400, 40002, 'Invalid request parameters', 'limit');
-    const sort = q.get('sort') ?? (log === 'telephony' ? 'ts:desc' : 'ts:desc');
-    if (sort !== 'ts:asc') throw new HttpFail(400, 40002, 'Invalid request parameters', 'the simulator serves sort=ts:asc only');
-    const times = timelines[log].times;
+    const maxLimit = style === 'tm' ? 200 : 1000;
+    const limit = q.has('limit') ? Number(q.get('limit')) : style === 'tm' ? 50 : 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) throw new HttpFail(400, 40002, 'Invalid request parameters', 'limit');
+    if (style !== 'tm' && q.get('sort') !== 'ts:asc') throw new HttpFail(400, 40002, 'Invalid request parameters', 'the simulator serves sort=ts:asc only');
+    const { tl, seed: sd } = timeline(log, account);
+    const times = tl.times;
     const hi = upperBound(times, Math.min(maxtime * 1000 + 999, visibleUntilUs()));
     let from = lowerBound(times, mintime * 1000);
-    const offset = q.get('next_offset');
-    if (offset) {
-      const [ms, id] = offset.split(',');
-      const idx = idIndex(id ?? '');
-      if (idx < 0 || idx >= times.length || Math.floor(times[idx]! / 1000) !== Number(ms)) throw new HttpFail(400, 40002, 'Invalid request parameters', 'next_offset');
-      from = Math.max(from, idx + 1);
+    if (style === 'tm') {
+      const offset = q.get('offset');
+      if (offset) {
+        const idx = parseInt(offset, 36);
+        if (!Number.isInteger(idx) || idx < 0) throw new HttpFail(400, 40002, 'Invalid request parameters', 'offset');
+        from = Math.max(from, idx);
+      }
+    } else {
+      const offset = q.get('next_offset');
+      if (offset) {
+        const [ms, id] = offset.split(',');
+        const idx = idIndex(id ?? '');
+        if (idx < 0 || idx >= times.length || Math.floor(times[idx]! / 1000) !== Number(ms)) throw new HttpFail(400, 40002, 'Invalid request parameters', 'next_offset');
+        from = Math.max(from, idx + 1);
+      }
     }
     const to = Math.min(hi, from + limit);
-    const items: unknown[] = [];
-    for (let i = from; i < to; i++) items.push(body(log, i));
+    const items: Record<string, unknown>[] = [];
+    for (let i = from; i < to; i++) items.push(EVENT_BUILDERS[log](sd, i, times[i]!));
     const more = to < hi;
+    if (style === 'tm') {
+      // Trust monitor order is undocumented: serve each page newest first to keep clients honest.
+      items.reverse();
+      return { events: items, metadata: more ? { next_offset: to.toString(36) } : {} };
+    }
     let next: unknown = null;
     if (items.length && (more || opts.finalNextOffset === 'cursor')) {
-      const last = to - 1;
-      const ms = String(Math.floor(times[last]! / 1000));
-      const id = (items[items.length - 1] as Record<string, string>)[log === 'authentication' ? 'txid' : 'telephony_id']!;
-      next = log === 'authentication' ? [ms, id] : `${ms},${id}`;
+      const ms = String(Math.floor(times[to - 1]! / 1000));
+      const id = String(items[items.length - 1]![ID_FIELD[log]!]);
+      next = style === 'auth' ? [ms, id] : `${ms},${id}`;
     }
-    const key = log === 'authentication' ? 'authlogs' : 'items';
-    return { [key]: items, metadata: { next_offset: next, total_objects: log === 'telephony' ? { relation: 'eq', value: hi - from } : hi - from } };
+    const key = style === 'auth' ? 'authlogs' : 'items';
+    return { [key]: items, metadata: { next_offset: next, total_objects: style === 'items' ? { relation: 'eq', value: hi - from } : hi - from } };
   }
 
-  function pageV1(log: SimLog, q: Map<string, string>): unknown {
+  function pageV1(log: SimLog, q: Map<string, string>, account: string): unknown {
     const raw = q.get('mintime');
     if (raw === undefined || !/^\d{1,10}$/.test(raw)) throw new HttpFail(400, 40002, 'Invalid request parameters', "'mintime' must be a timestamp in seconds");
     const mintime = Number(raw);
     if (mintime * 1000 < now() - WINDOW_MS) throw new HttpFail(400, 40002, 'Invalid request parameters', 'mintime must be within the past 180 days');
-    const times = timelines[log].times;
+    const { tl, seed: sd } = timeline(log, account);
+    const times = tl.times;
     const from = lowerBound(times, mintime * 1e6);
     const hi = upperBound(times, visibleUntilUs());
     const to = Math.min(hi, from + 1000);
     const items: unknown[] = [];
-    for (let i = from; i < to; i++) items.push(body(log, i));
+    for (let i = from; i < to; i++) items.push(EVENT_BUILDERS[log](sd, i, times[i]!));
     return items;
   }
 
@@ -195,8 +246,17 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     if (!v.ok) return fail(res, path, new HttpFail(401, v.code, v.message));
     const skew = Math.abs(parseHttpDate(v.date) - now());
     if (!(skew <= (opts.maxSkewMs ?? 300_000))) return fail(res, path, new HttpFail(401, 40105, 'Bad request timestamp'));
-    const log = PATHS[path];
-    if (!log || req.method !== 'GET') return fail(res, path, new HttpFail(404, 40401, 'Resource not found'));
+    if (path === '/accounts/v1/account/list') {
+      if (req.method !== 'POST' || !opts.msp) return fail(res, path, new HttpFail(404, 40401, 'Resource not found'));
+      const bindHost = opts.host ?? '127.0.0.1';
+      const api = `${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${port}`;
+      return send(res, path, 200, JSON.stringify({ stat: 'OK', response: children.map((id, i) => ({ account_id: id, name: `Child ${i}`, api_hostname: api })) }));
+    }
+    const ep = ENDPOINTS[path];
+    if (!ep || req.method !== 'GET') return fail(res, path, new HttpFail(404, 40401, 'Resource not found'));
+    const account = new Map(pairs).get('account_id') ?? '';
+    if (account && !children.includes(account)) return fail(res, path, new HttpFail(404, 40401, 'Resource not found', 'no such child account'));
+    if (account && opts.msp?.forbidden?.includes(account)) return fail(res, path, new HttpFail(403, 40301, 'Access forbidden'));
     if (rateLimited(path)) return fail(res, path, new HttpFail(429, 42901, 'Too Many Requests'));
     const fault = pickFault(path);
     if (fault === '429') return fail(res, path, new HttpFail(429, 42901, 'Too Many Requests'));
@@ -214,7 +274,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     const q = new Map(pairs);
     let response: unknown;
     try {
-      response = log === 'administrator' ? pageV1(log, q) : pageV2(log, q);
+      response = ep.style === 'v1' ? pageV1(ep.log, q, account) : pageV2(ep.log, ep.style, q, account);
     } catch (err) {
       if (err instanceof HttpFail) return fail(res, path, err);
       throw err;
@@ -249,18 +309,25 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     injectFaults(kinds, path) {
       for (const kind of kinds) queued.push({ kind, path });
     },
-    expectedLines(log) {
-      const times = timelines[log].times;
+    get children() {
+      return children;
+    },
+    setChildren(ids) {
+      children = [...ids];
+    },
+    expectedLines(log, account = '') {
+      const { tl, seed: sd } = timeline(log, account);
+      const times = tl.times;
       const hi = upperBound(times, visibleUntilUs());
       const out: string[] = [];
       for (let i = 0; i < hi; i++) {
-        const e = body(log, i);
+        const e = EVENT_BUILDERS[log](sd, i, times[i]!);
         let shaped: Record<string, unknown> = e;
         if (log === 'telephony') {
           const { context, credits, ...rest } = e;
           shaped = { context, credits, isotimestamp: isoMicros(times[i]!), ...rest };
         }
-        out.push(JSON.stringify({ ...shaped, eventtype: log, host: recordHost }));
+        out.push(JSON.stringify({ ...shaped, eventtype: EVENTTYPE[log], host: recordHost, ...(account ? { child_account_id: account } : {}) }));
       }
       return out;
     },

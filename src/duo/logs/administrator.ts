@@ -4,11 +4,13 @@ import { BadPageError, type LogKind, type RawItem } from './types.js';
 import { appendBridgeFields, contentId } from './shape.js';
 
 /** Shared by every v1 list log (administrator, telephony v1, offline enrollment). */
-export function v1ListLog(type: string, path: string): LogKind {
+export function v1ListLog(type: string, path: string, eventtype = type): LogKind {
   const LIMIT = 1000;
   const seconds = (item: RawItem): number => (typeof item.timestamp === 'number' ? item.timestamp : Number(item.timestamp));
   return {
     type,
+    eventtype,
+    sorted: true,
     path,
     unit: 's',
     pageLimit: LIMIT,
@@ -20,7 +22,7 @@ export function v1ListLog(type: string, path: string): LogKind {
     },
     timeUs: (item) => seconds(item) * 1e6,
     id: (item) => contentId(item),
-    shape: (item, host) => appendBridgeFields(item, type, host),
+    shape: (item, host) => appendBridgeFields(item, eventtype, host),
     next: (walk, page) => nextV1(walk, page.items.map(seconds), LIMIT),
   };
 }

@@ -8,6 +8,8 @@ const LIMIT = 1000;
 
 export const authenticationLog: LogKind = {
   type: 'authentication',
+  eventtype: 'authentication',
+  sorted: true,
   path: '/admin/v2/logs/authentication',
   unit: 'ms',
   pageLimit: LIMIT,

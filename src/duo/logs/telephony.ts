@@ -12,6 +12,8 @@ const LIMIT = 1000;
 
 export const telephonyLog: LogKind = {
   type: 'telephony',
+  eventtype: 'telephony',
+  sorted: true,
   path: '/admin/v2/logs/telephony',
   unit: 'ms',
   pageLimit: LIMIT,

@@ -25,8 +25,15 @@ export interface Page {
 export type Step = { walk: Walk; warning?: string } | { done: true; warning?: string };
 
 export interface LogKind {
-  /** `authentication`, `administrator`, `telephony`: the eventtype, config key and tag. */
+  /** The config key and checkpoint name: `authentication`, `administrator`, `telephony`, `telephony_v1`, ... */
   readonly type: string;
+  /** The `eventtype` value and tag suffix (`telephony` for both telephony endpoints). */
+  readonly eventtype: string;
+  /**
+   * Whether Duo returns rows in time order. When it does not (trust monitor), the checkpoint
+   * moves only when a walk completes: a crash mid-walk re-reads, never skips.
+   */
+  readonly sorted: boolean;
   readonly path: string;
   /** The unit of `mintime`/`maxtime` and of the checkpoint position. */
   readonly unit: 'ms' | 's';
