@@ -122,6 +122,11 @@ t.test('timestamp round-trips at microsecond precision', async (t) => {
   }
 });
 
+t.test('an event without a finite time is sent without a timestamp, not with a bogus one', async (t) => {
+  const f = decodeOne(new DuoEvent('authentication', Number.NaN, 'id', { a: 1 }));
+  t.same(Object.keys(f), ['a']);
+});
+
 t.test("the event time replaces a record field of the same name; timestamp_key moves it", async (t) => {
   const e = new DuoEvent('authentication', 1_600_000_000_654_321, 'id', { timestamp: 1_600_000_000, isotimestamp: '2020-09-13T12:26:40.654321+00:00', x: 'y' });
   const f = decodeOne(e);

@@ -318,14 +318,17 @@ export function writeEvent(w: ProtoWriter, e: DuoEvent, opts: EncodeOptions): vo
   } else {
     writeFields(w, e.record, opts.timestampKey, undefined, 1);
   }
-  w.byte(T_MAP_FIELDS);
-  const entry = w.begin();
-  writeKey(w, opts.timestampKey);
-  w.byte(T_ENTRY_VALUE);
-  const vm = w.begin();
-  writeTimestampValue(w, e.timeUs);
-  w.end(vm);
-  w.end(entry);
+  // An event without a usable time gets none (Vector then stamps it on receipt) rather than a bogus one.
+  if (Number.isFinite(e.timeUs)) {
+    w.byte(T_MAP_FIELDS);
+    const entry = w.begin();
+    writeKey(w, opts.timestampKey);
+    w.byte(T_ENTRY_VALUE);
+    const vm = w.begin();
+    writeTimestampValue(w, e.timeUs);
+    w.end(vm);
+    w.end(entry);
+  }
   w.end(map);
   w.end(value);
   w.end(log);
