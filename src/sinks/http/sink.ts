@@ -157,9 +157,12 @@ export class HttpSink implements Sink {
     if (!this.#started) throw new SinkError('DLB_SINK_NOT_STARTED', 'The HTTP output was used before start().');
     if (this.#closing.signal.aborted) throw new SinkError('DLB_SINK_CLOSED', 'The HTTP output is closed.', { retryable: true });
     const abort = AbortSignal.any([signal, this.#closing.signal]);
+    const aborted = (): SinkError => new SinkError('DLB_SINK_ABORTED', 'Sending over HTTP was interrupted by shutdown; the batch will be sent again.', { retryable: true });
     for (const [body, count] of this.#bodies(batch)) {
-      if (abort.aborted) throw new SinkError('DLB_SINK_ABORTED', 'Sending over HTTP was interrupted by shutdown; the batch will be sent again.', { retryable: true });
-      await this.#post(this.#cfg.compression === 'gzip' ? await gzip(body) : body, count, abort);
+      if (abort.aborted) throw aborted();
+      const payload = this.#cfg.compression === 'gzip' ? await gzip(body) : body;
+      if (abort.aborted) throw aborted();
+      await this.#post(payload, count, abort);
     }
   }
 
