@@ -92,8 +92,6 @@ export function parseForwardConfig(r: ConfigReader, hostname: () => string): For
     if (tls.certFile && !tls.keyFile) tr.error('key_file', 'is required when cert_file is set');
     if (tls.keyFile && !tls.certFile) tr.error('cert_file', 'is required when key_file is set');
     tr.finish();
-  } else if (r.has('tls')) {
-    // `tls: {}` or a non-mapping was already reported by obj(); `tls: true` is a common shorthand guess.
   }
 
   let security: ForwardSecurityConfig | undefined;

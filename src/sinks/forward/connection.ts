@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { FluentClient, FluentError, FluentSocketEvent, type FluentClientOptions } from '@fluent-org/logger';
+import { FluentClient, FluentSocketEvent, type FluentClientOptions } from '@fluent-org/logger';
 import { SinkError } from '../../errors.js';
 import type { Logger } from '../../obs/log.js';
 import type { ForwardConfig } from './config.js';
@@ -335,4 +335,3 @@ function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-export { FluentError };
