@@ -14,13 +14,18 @@ import type { BridgeConfig } from './config/schema.js';
 import { DuoClient } from './duo/client.js';
 import { createLogger, type Logger } from './obs/log.js';
 import { Bridge } from './pipeline/bridge.js';
+import type { LogStats } from './pipeline/stats.js';
+import { startObservability, ttyProgress } from './obs/runtime.js';
 import { SINKS } from './sinks/registry.js';
 import { USER_AGENT, VERSION } from './version.js';
 
 const HELP = `duo-log-bridge ${VERSION}: pull Duo's authentication, administrator and telephony logs without loss or duplicates.
 
 Usage:
-  duo-log-bridge run --config FILE [--once]     poll forever (or drain up to now-2min and exit with --once)
+  duo-log-bridge run --config FILE [--once] [--metrics-port P] [--metrics-host H]
+                                                poll forever (or drain up to now-2min and exit with --once);
+                                                P serves /metrics, /healthz, /readyz (host default 127.0.0.1)
+  duo-log-bridge status --config FILE [--json]  every log's checkpoint, age, lag and last error, from the files only
   duo-log-bridge check-config --config FILE     validate and print the effective config, secrets redacted
   duo-log-bridge demo [--events N] [--once]     run against a built-in Duo API simulator (no credentials needed)
   duo-log-bridge sim [--port P] [--events N] [--rate-limit R] [--faults RATE]
@@ -48,6 +53,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'check-config':
       return cmdCheckConfig(rest);
+    case 'status':
+      return cmdStatus(rest);
     case 'demo':
       return cmdDemo(rest);
     case 'sim':
@@ -82,15 +89,32 @@ async function cmdCheckConfig(argv: string[]): Promise<number> {
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const v = args(argv, { config: { type: 'string', short: 'c' }, once: { type: 'boolean' } });
+  const v = args(argv, { config: { type: 'string', short: 'c' }, once: { type: 'boolean' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' } });
   if (v.help) return help();
   if (!v.config) throw new UsageError('run needs --config FILE');
+  const port = v['metrics-port'] === undefined ? undefined : intArg(v['metrics-port'], 'metrics-port', 0);
+  if (port !== undefined && port > 65_535) throw new UsageError('--metrics-port must be at most 65535');
   const cfg = loadConfigFile(v.config);
-  return runBridge(cfg, !!v.once);
+  if (port !== undefined) cfg.metrics.port = port;
+  if (v['metrics-host']) cfg.metrics.host = v['metrics-host'];
+  return runBridge(cfg, !!v.once, undefined, v.config);
 }
 
-async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promise<void>): Promise<number> {
-  const log = createLogger({ level: cfg.logLevel });
+async function cmdStatus(argv: string[]): Promise<number> {
+  const v = args(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
+  if (v.help) return help();
+  if (!v.config) throw new UsageError('status needs --config FILE');
+  const cfg = loadConfigFile(v.config);
+  const { collectStatus, formatStatus } = await import('./obs/status.js');
+  const rows = collectStatus(cfg);
+  process.stdout.write(v.json ? JSON.stringify({ checkpoint_dir: cfg.checkpointDir, logs: rows }, null, 2) + '\n' : formatStatus(rows, cfg.checkpointDir));
+  return 0;
+}
+
+async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promise<void>, configFile?: string): Promise<number> {
+  let stats: readonly LogStats[] = [];
+  const tty = ttyProgress(() => stats);
+  const log = createLogger({ level: cfg.logLevel, write: tty?.writeLog });
   const client = new DuoClient({
     ikey: cfg.credentials.integrationKey,
     skey: cfg.credentials.secretKey,
@@ -103,8 +127,10 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
     userAgent: USER_AGENT,
   });
   const factory = SINKS[cfg.output.type]!;
-  const sink = factory.create(cfg.output, { log: log.child({ sink: cfg.output.type }), hostname: os.hostname(), stateDir: cfg.checkpointDir });
-  const bridge = new Bridge({ config: cfg, client, sink, log, once });
+  const rawSink = factory.create(cfg.output, { log: log.child({ sink: cfg.output.type }), hostname: os.hostname(), stateDir: cfg.checkpointDir });
+  const obs = await startObservability({ cfg, configFile, log, sink: rawSink, stats: () => stats, tty });
+  const bridge = new Bridge({ config: cfg, client, sink: obs.sink, log, once });
+  stats = bridge.stats;
   const enabled = Object.entries(cfg.services).filter(([, s]) => s.enabled).map(([n]) => n);
   log.info('Starting.', { version: VERSION, host: client.host, logs: enabled, output: cfg.output.type, once, checkpoint_dir: cfg.checkpointDir, pid: process.pid });
   let signals = 0;
@@ -115,6 +141,8 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Windows: Ctrl+Break (and service wrappers that send it) arrives as SIGBREAK; SIGTERM is never delivered there.
+  if (process.platform === 'win32') process.on('SIGBREAK', onSignal);
   try {
     await bridge.run();
     const ru = process.resourceUsage();
@@ -138,6 +166,8 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
     client.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGBREAK', onSignal);
+    await obs.stop();
     await onStop?.();
   }
 }

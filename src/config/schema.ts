@@ -11,6 +11,7 @@ import { parseUtcDatetime } from '../util/time.js';
 import { registerSecret } from '../obs/log.js';
 import { SINKS } from '../sinks/registry.js';
 import { closest, type ConfigReader } from './reader.js';
+import { expandEnvPath } from './env-path.js';
 
 export interface ServiceConfig {
   enabled: boolean;
@@ -43,6 +44,8 @@ export interface BridgeConfig {
   output: { type: string; [k: string]: unknown };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   shutdownTimeoutSecs: number;
+  /** The /metrics, /healthz, /readyz endpoint; off when port is undefined. */
+  metrics: { port: number | undefined; host: string };
 }
 
 export function defaultCheckpointDir(env = process.env): string {
@@ -72,9 +75,11 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
   const file = cred?.str('secret_key_file');
   let secret = inline;
   if (inline && file) cred!.error('secret_key_file', 'cannot be combined with secret_key; keep one');
-  if (file) {
+  const expanded = file ? expandEnvPath(file, env) : undefined;
+  if (expanded?.missing) cred!.error('secret_key_file', `uses \${${expanded.missing}}, which is not set in the environment (systemd sets CREDENTIALS_DIRECTORY only with LoadCredential=)`);
+  else if (file) {
     try {
-      secret = readFileSync(path.resolve(baseDir, file), 'utf8').trim();
+      secret = readFileSync(path.resolve(baseDir, expanded!.value!), 'utf8').trim();
       if (!secret) cred!.error('secret_key_file', `${file} is empty`);
     } catch (err) {
       cred!.error('secret_key_file', `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -177,6 +182,9 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
 
   const logLevel = r.oneOf('log_level', ['debug', 'info', 'warn', 'error'] as const, { default: 'info' })!;
   const shutdownTimeoutSecs = r.num('shutdown_timeout_secs', { min: 1, max: 3600, unit: 'seconds', default: DEFAULTS.shutdownTimeoutSecs })!;
+  const m = r.obj('metrics');
+  const metrics = { port: m?.int('port', { min: 0, max: 65_535 }), host: m?.str('host') ?? '127.0.0.1' };
+  m?.finish();
   r.finish();
 
   return {
@@ -188,5 +196,6 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     output,
     logLevel,
     shutdownTimeoutSecs,
+    metrics,
   };
 }

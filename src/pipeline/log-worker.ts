@@ -19,7 +19,8 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { CHECKPOINT_VERSION, type CheckpointStore } from './checkpoint.js';
 import { acceptPage, planWalk, walkExpired, windowStartMs, type Position } from './cursor.js';
 import type { Pacer } from './pacer.js';
-import type { LogStats } from './stats.js';
+import { countResponse, type LogStats } from './stats.js';
+import { catchUpEtaSecs } from '../obs/progress.js';
 
 export interface DuoFetcher {
   /** The API hostname, as recorded in each event's `host`. */
@@ -65,6 +66,8 @@ export class LogWorker {
   #delivered = 0;
   #lastProgress = 0;
   #progressBase = { at: 0, events: 0 };
+  /** Where the position was at the last progress line: the pace for the catch-up estimate. */
+  #etaBase: { at: number; posMs: number } | undefined;
   readonly #now: () => number;
 
   constructor(private readonly o: LogWorkerOptions) {
@@ -81,6 +84,7 @@ export class LogWorker {
     this.#position = loaded.checkpoint?.position ?? null;
     this.#delivered = loaded.checkpoint?.events_delivered ?? 0;
     o.stats.position = this.#position;
+    o.stats.checkpointAt = loaded.checkpoint ? Date.parse(loaded.checkpoint.updated_at) : undefined;
     o.log.info(this.#position ? 'Resuming from checkpoint.' : 'No checkpoint; starting from the configured start.', {
       position_utc: this.#position ? this.positionIso(this.#position) : undefined,
       start: o.startDatetimeUtc || '180 days ago (Duo keeps no more)',
@@ -108,6 +112,12 @@ export class LogWorker {
       }
       await sleep(o.pollIntervalMs, o.stop);
     }
+  }
+
+  /** The checkpoint position as ms since epoch (undefined before the first one). */
+  private positionMs(): number | undefined {
+    const p = this.#position;
+    return p ? (this.o.kind.unit === 'ms' ? p.time : p.time * 1000) : undefined;
   }
 
   private positionIso(p: Position): string {
@@ -176,18 +186,24 @@ export class LogWorker {
     for (let attempt = 1; ; attempt++) {
       await o.pacer.turn(o.stop);
       if (o.stop.aborted) return undefined;
+      let answered = false;
       try {
         o.stats.requests++;
         const resp = await o.client.get(o.kind.path, params, o.stop);
+        answered = true;
+        countResponse(o.stats);
         o.pacer.succeeded();
         try {
-          return o.kind.parse(resp);
+          const page = o.kind.parse(resp);
+          o.stats.okRequests++;
+          return page;
         } catch (err) {
           if (err instanceof BadPageError) throw new DuoApiError('DLB_DUO_BAD_RESPONSE', `GET ${o.kind.path}: unexpected page shape: ${err.message}; retrying.`, { retryable: true });
           throw err;
         }
       } catch (err) {
         if (o.stop.aborted) return undefined;
+        if (!answered) countResponse(o.stats, err);
         const e = err instanceof DuoApiError ? err : new DuoApiError('DLB_DUO_UNEXPECTED', `GET ${o.kind.path}: ${(err as Error).message}`, { retryable: true, cause: err });
         o.stats.lastError = { at: this.#now(), code: e.code, message: e.message };
         if (e.code === 'DLB_DUO_RATE_LIMITED') {
@@ -217,9 +233,11 @@ export class LogWorker {
   private async deliver(events: DuoEvent[]): Promise<boolean> {
     const { o } = this;
     const batch = { logType: o.kind.type, account: o.account, events };
+    o.stats.inFlight = events.length;
     for (let attempt = 1; ; attempt++) {
       try {
         await o.sink.send(batch, o.kill);
+        o.stats.inFlight = 0;
         return true;
       } catch (err) {
         const e = err instanceof BridgeError ? err : new BridgeError('DLB_SINK_FAILED', (err as Error).message, { retryable: true, cause: err });
@@ -252,6 +270,7 @@ export class LogWorker {
       try {
         await o.store.commit(cp);
         o.stats.lastCommit = this.#now();
+        o.stats.checkpointAt = o.stats.lastCommit;
         return true;
       } catch (err) {
         const e = err as BridgeError;
@@ -273,12 +292,17 @@ export class LogWorker {
     const secs = Math.max(0.001, (now - this.#progressBase.at) / 1000);
     const behindMs = this.#position ? now - (o.kind.unit === 'ms' ? this.#position.time : this.#position.time * 1000) : undefined;
     const rate = events / secs;
+    const posMs = this.positionMs();
+    const eb = this.#etaBase;
+    o.stats.etaSecs = final ? 0 : catchUpEtaSecs(behindMs, o.delayMs, posMs === undefined || !eb ? undefined : posMs - eb.posMs, eb ? now - eb.at : 0);
+    this.#etaBase = posMs === undefined ? undefined : { at: now, posMs };
     o.log.info(final ? 'Caught up with this log.' : 'Backfill progress.', {
       events,
       events_total: this.#delivered,
       rate_per_sec: Math.round(rate),
       behind_secs: behindMs === undefined ? undefined : Math.round(behindMs / 1000),
       position_utc: this.#position ? this.positionIso(this.#position) : undefined,
+      eta_secs: o.stats.etaSecs,
     });
     if (final) this.#progressBase = { at: now, events: o.stats.eventsDelivered };
   }

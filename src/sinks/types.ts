@@ -31,6 +31,8 @@ export interface Sink {
   start(): Promise<void>;
   send(batch: Batch, signal: AbortSignal): Promise<void>;
   close(deadlineMs: number): Promise<void>;
+  /** Optional, for metrics: connections re-established after a loss since the sink was created. */
+  readonly reconnects?: number;
 }
 
 export interface SinkContext {

@@ -212,6 +212,7 @@ t.test('Vector down, then back on the same port: retryable, then delivered', asy
   }
   t.ok(delivered);
   t.equal(server.ackedCount(), 10);
+  t.equal(sink.reconnects, 1, 'one reconnection counted (for metrics)');
   server.unavailableFor(60_000);
   t.equal((await rejection(sink.send(batch(events(10)), never))).code, 'DLB_SINK_VECTOR_UNAVAILABLE', 'injected UNAVAILABLE');
 });

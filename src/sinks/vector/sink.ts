@@ -137,12 +137,41 @@ export class VectorSink implements Sink {
   #client: grpc.Client | undefined;
   #inFlight = 0;
   #idle: (() => void)[] = [];
+  #reconnects = 0;
 
   constructor(cfg: VectorSinkConfig, ctx: Pick<SinkContext, 'log'>) {
     this.#cfg = cfg;
     this.#log = ctx.log.child({ sink: 'vector' });
     this.#encode = { timestampKey: cfg.timestampKey, includeMessage: cfg.includeMessage };
     this.#slots = new Slots(cfg.maxInFlight);
+  }
+
+  /** Connections to Vector re-established after a loss (for metrics). */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  /** Count READY states after the first one: each is a reconnection after a lost connection. */
+  #watchConnectivity(): void {
+    const channel = this.#client!.getChannel();
+    let wasReady = false;
+    const watch = (state: grpc.connectivityState): void => {
+      if (this.#closing.signal.aborted) return;
+      try {
+        channel.watchConnectivityState(state, Infinity, () => {
+          if (this.#closing.signal.aborted) return;
+          const next = channel.getConnectivityState(false);
+          if (next === grpc.connectivityState.READY) {
+            if (wasReady) this.#reconnects++;
+            wasReady = true;
+          }
+          watch(next);
+        });
+      } catch {
+        // The channel was shut down (close()).
+      }
+    };
+    watch(channel.getConnectivityState(false));
   }
 
   async start(): Promise<void> {
@@ -168,6 +197,7 @@ export class VectorSink implements Sink {
     }
     if (this.#closing.signal.aborted) throw new SinkError('DLB_SINK_CLOSED', 'The Vector output was closed before it started.');
     this.#client = new grpc.Client(cfg.address, creds, options);
+    this.#watchConnectivity();
     await this.#healthCheckUntilServing();
   }
 
