@@ -59,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdDemo(rest);
     case 'sim':
       return cmdSim(rest);
+    case 'migrate-config':
+      return (await import('./migrate/cli.js')).migrateConfigMain(rest);
     default:
       throw new UsageError(`unknown command "${cmd}"; see duo-log-bridge --help`);
   }
