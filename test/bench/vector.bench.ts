@@ -27,17 +27,7 @@ import { defaultVectorSinkConfig } from '../../src/sinks/vector/config.js';
 import { spawnBridge, writeConfig } from '../helpers/bridge.js';
 import { startVectorServer } from '../helpers/vector-grpc-server.js';
 import { startHttpServer } from '../helpers/http-ndjson-server.js';
-
-/** Same shape as test/bench/row.ts (kept local so this file stands alone). */
-export interface BenchRow {
-  case: string;
-  events: number;
-  seconds: number;
-  eventsPerSec: number;
-  cpuUsPerEvent?: number;
-  peakRssMb?: number;
-  note?: string;
-}
+import type { BenchRow } from './row.js';
 
 const PER_LOG = Number(process.env.VECTOR_BENCH_EVENTS ?? 50_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
