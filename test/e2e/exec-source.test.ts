@@ -69,9 +69,9 @@ function execSource(config: string): ExecRun {
   return run;
 }
 
-/** Resolve once `pred` holds after a stdout line (or right away). */
+/** Resolve once `pred` holds after a stdout line (or right away); reject if the bridge exits first. */
 function until(run: ExecRun, pred: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     if (pred()) return resolve();
     run.onLine = () => {
       if (pred()) {
@@ -79,6 +79,9 @@ function until(run: ExecRun, pred: () => boolean): Promise<void> {
         resolve();
       }
     };
+    void run.exited.then((e) => {
+      if (!pred()) reject(new Error(`the bridge exited early (${JSON.stringify(e)}): ${JSON.stringify(run.stderr.slice(-5))}`));
+    });
   });
 }
 
