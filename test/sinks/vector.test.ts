@@ -91,6 +91,7 @@ t.test('config: defaults, and every problem names its key', async (t) => {
   ]);
   t.match(parse({ address: '127.0.0.1:70000' }).problems, [{ key: 'address', message: /port from 1 to 65535/ }]);
   t.match(parse({}).problems, [{ key: 'address', message: 'is required' }]);
+  t.match(parse({ address: 'h:1', include_message: true, timestamp_key: 'message' }).problems, [{ key: 'timestamp_key', message: /cannot be "message"/ }]);
   t.equal(SINKS.vector, vectorSink, 'registered as output.type vector');
 });
 

@@ -75,6 +75,7 @@ export function parseVectorSinkConfig(r: ConfigReader): VectorSinkConfig {
     timestampKey: r.str('timestamp_key', { default: d.timestampKey, pattern: /^\S+$/, hint: 'must be a field name without spaces' }) ?? d.timestampKey,
     includeMessage: r.bool('include_message', { default: d.includeMessage }) ?? d.includeMessage,
   };
+  if (cfg.includeMessage && cfg.timestampKey === 'message') r.error('timestamp_key', 'cannot be "message" while include_message is true');
   const tls = r.obj('tls');
   if (tls) {
     cfg.tls = parseTlsFiles(tls);
