@@ -18,12 +18,14 @@ import type { LogStats } from './pipeline/stats.js';
 import { startObservability, ttyProgress } from './obs/runtime.js';
 import { SINKS } from './sinks/registry.js';
 import { USER_AGENT, VERSION } from './version.js';
+import { parseShard } from './util/shard.js';
 
 const HELP = `duo-log-bridge ${VERSION}: pull Duo's authentication, administrator and telephony logs without loss or duplicates.
 
 Usage:
-  duo-log-bridge run --config FILE [--once] [--metrics-port P] [--metrics-host H]
+  duo-log-bridge run --config FILE [--once] [--shard I/N] [--metrics-port P] [--metrics-host H]
                                                 poll forever (or drain up to now-2min and exit with --once);
+                                                --shard I/N: this replica's share of MSP child accounts;
                                                 P serves /metrics, /healthz, /readyz (host default 127.0.0.1)
   duo-log-bridge status --config FILE [--json]  every log's checkpoint, age, lag and last error, from the files only
   duo-log-bridge check-config --config FILE     validate and print the effective config, secrets redacted
@@ -91,13 +93,19 @@ async function cmdCheckConfig(argv: string[]): Promise<number> {
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const v = args(argv, { config: { type: 'string', short: 'c' }, once: { type: 'boolean' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' } });
+  const v = args(argv, { config: { type: 'string', short: 'c' }, once: { type: 'boolean' }, shard: { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' } });
   if (v.help) return help();
   if (!v.config) throw new UsageError('run needs --config FILE');
   const port = v['metrics-port'] === undefined ? undefined : intArg(v['metrics-port'], 'metrics-port', 0);
   if (port !== undefined && port > 65_535) throw new UsageError('--metrics-port must be at most 65535');
   const cfg = loadConfigFile(v.config);
   if (port !== undefined) cfg.metrics.port = port;
+  if (v.shard !== undefined) {
+    const shard = parseShard(v.shard);
+    if (!shard) throw new UsageError('--shard must be I/N with 0 <= I < N, e.g. --shard 0/3');
+    if (!cfg.msp.enabled) throw new UsageError('--shard splits MSP child accounts; enable msp in the config');
+    cfg.msp.shard = shard;
+  }
   if (v['metrics-host']) cfg.metrics.host = v['metrics-host'];
   return runBridge(cfg, !!v.once, undefined, v.config);
 }
@@ -117,21 +125,29 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
   let stats: readonly LogStats[] = [];
   const tty = ttyProgress(() => stats);
   const log = createLogger({ level: cfg.logLevel, write: tty?.writeLog });
-  const client = new DuoClient({
+  const clientOptions = {
     ikey: cfg.credentials.integrationKey,
     skey: cfg.credentials.secretKey,
-    hostname: cfg.credentials.hostname,
     sigVersion: cfg.credentials.sigVersion,
     digest: cfg.credentials.digest,
     timeoutMs: cfg.api.timeoutSecs * 1000,
     caFile: cfg.api.caFile,
     proxy: cfg.api.proxy,
     userAgent: USER_AGENT,
-  });
+  };
+  const client = new DuoClient({ ...clientOptions, hostname: cfg.credentials.hostname });
+  const childClients: DuoClient[] = [];
+  // MSP children answer at their own api_hostname, reached the way the parent is (https; http only for a loopback simulator).
+  const clientFor = (apiHostname: string) => {
+    const hostname = /^https?:\/\//i.test(apiHostname) || client.endpoint.scheme === 'https' ? apiHostname : `http://${apiHostname}`;
+    const c = new DuoClient({ ...clientOptions, hostname });
+    childClients.push(c);
+    return c;
+  };
   const factory = SINKS[cfg.output.type]!;
   const rawSink = factory.create(cfg.output, { log: log.child({ sink: cfg.output.type }), hostname: os.hostname(), stateDir: cfg.checkpointDir });
   const obs = await startObservability({ cfg, configFile, log, sink: rawSink, stats: () => stats, tty });
-  const bridge = new Bridge({ config: cfg, client, sink: obs.sink, log, once });
+  const bridge = new Bridge({ config: cfg, client, clientFor, sink: obs.sink, log, once });
   stats = bridge.stats;
   const enabled = Object.entries(cfg.services).filter(([, s]) => s.enabled).map(([n]) => n);
   log.info('Starting.', { version: VERSION, host: client.host, logs: enabled, output: cfg.output.type, once, checkpoint_dir: cfg.checkpointDir, pid: process.pid });
@@ -147,14 +163,7 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
   if (process.platform === 'win32') process.on('SIGBREAK', onSignal);
   try {
     await bridge.run();
-    const ru = process.resourceUsage();
-    log.info('Stopped.', {
-      delivered: Object.fromEntries(bridge.stats.map((s) => [s.log, s.eventsDelivered])),
-      requests: Object.fromEntries(bridge.stats.map((s) => [s.log, s.requests])),
-      rate_limited: Object.fromEntries(bridge.stats.map((s) => [s.log, s.rateLimited])),
-      cpu_ms: Math.round((ru.userCPUTime + ru.systemCPUTime) / 1000),
-      peak_rss_mb: Math.round(ru.maxRSS / 1024),
-    });
+    log.info('Stopped.', runSummary(bridge.stats));
     return 0;
   } catch (err) {
     const e = err as { code?: string; message?: string };
@@ -162,16 +171,35 @@ async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promis
       log.warn('The reader of stdout went away; stopped. Checkpoints cover only what was written.', { error: e.message });
       return 0;
     }
-    log.error('Stopped on an error that retrying cannot fix.', { error: err, error_code: e.code });
+    log.error('Stopped on an error that retrying cannot fix.', { error: err, error_code: e.code, ...runSummary(bridge.stats) });
     return 1;
   } finally {
     client.close();
+    for (const c of childClients) c.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGBREAK', onSignal);
     await obs.stop();
     await onStop?.();
   }
+}
+
+/** Totals per log (summed over MSP child accounts), the process's CPU time and peak RSS: the last log line of a run. */
+function runSummary(stats: readonly LogStats[]): Record<string, unknown> {
+  const sum = (pick: (s: LogStats) => number) => {
+    const out: Record<string, number> = {};
+    for (const s of stats) out[s.log] = (out[s.log] ?? 0) + pick(s);
+    return out;
+  };
+  const ru = process.resourceUsage();
+  return {
+    delivered: sum((s) => s.eventsDelivered),
+    requests: sum((s) => s.requests),
+    rate_limited: sum((s) => s.rateLimited),
+    accounts: new Set(stats.map((s) => s.account)).size,
+    cpu_ms: Math.round((ru.userCPUTime + ru.systemCPUTime) / 1000),
+    peak_rss_mb: Math.round(ru.maxRSS / 1024),
+  };
 }
 
 async function cmdDemo(argv: string[]): Promise<number> {

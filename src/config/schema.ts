@@ -11,6 +11,7 @@ import { parseUtcDatetime } from '../util/time.js';
 import { registerSecret } from '../obs/log.js';
 import { SINKS } from '../sinks/registry.js';
 import { closest, type ConfigReader } from './reader.js';
+import { parseShard, type Shard } from '../util/shard.js';
 import { expandEnvPath } from './env-path.js';
 
 export interface ServiceConfig {
@@ -37,6 +38,8 @@ export interface BridgeConfig {
     timeoutSecs: number;
     backoffInitialSecs: number;
     backoffMaxSecs: number;
+    /** Duo pages held in memory at once, across every log and account (bounds memory). */
+    maxPagesInFlight: number;
     caFile: string | undefined;
     proxy: string | undefined;
   };
@@ -44,6 +47,8 @@ export interface BridgeConfig {
   output: { type: string; [k: string]: unknown };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   shutdownTimeoutSecs: number;
+  /** MSP: pull every child account listed by the Accounts API (the credentials are the Accounts API application's). */
+  msp: { enabled: boolean; refreshSecs: number; shard: Shard | undefined; include: string[]; exclude: string[] };
   /** The /metrics, /healthz, /readyz endpoint; off when port is undefined. */
   metrics: { port: number | undefined; host: string };
 }
@@ -114,6 +119,7 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     timeoutSecs: a?.num('timeout_secs', { min: 1, max: 600, unit: 'seconds' }) ?? DEFAULTS.timeoutSecs,
     backoffInitialSecs: a?.num('backoff_initial_secs', { min: 0.001, max: 600, unit: 'seconds' }) ?? DEFAULTS.backoffInitialSecs,
     backoffMaxSecs: a?.num('backoff_max_secs', { min: 0.01, max: 3600, unit: 'seconds' }) ?? DEFAULTS.backoffMaxSecs,
+    maxPagesInFlight: a?.int('max_pages_in_flight', { min: 1, max: 256 }) ?? 6,
     caFile: a?.str('ca_file'),
     proxy: a?.str('proxy') ?? env.HTTPS_PROXY ?? env.https_proxy ?? undefined,
   };
@@ -180,6 +186,19 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     }
   }
 
+  const ms = r.obj('msp');
+  const shardText = ms?.str('shard');
+  const shard = shardText === undefined ? undefined : parseShard(shardText);
+  if (shardText !== undefined && !shard) ms!.error('shard', 'must be "I/N" with 0 <= I < N, e.g. "0/3"');
+  const msp = {
+    enabled: ms?.bool('enabled', { default: true }) ?? false,
+    refreshSecs: ms?.num('refresh_secs', { min: 10, max: 86_400, unit: 'seconds' }) ?? 3600,
+    shard,
+    include: ms?.strList('accounts') ?? [],
+    exclude: ms?.strList('exclude_accounts') ?? [],
+  };
+  ms?.finish();
+
   const logLevel = r.oneOf('log_level', ['debug', 'info', 'warn', 'error'] as const, { default: 'info' })!;
   const shutdownTimeoutSecs = r.num('shutdown_timeout_secs', { min: 1, max: 3600, unit: 'seconds', default: DEFAULTS.shutdownTimeoutSecs })!;
   const m = r.obj('metrics');
@@ -196,6 +215,7 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     output,
     logLevel,
     shutdownTimeoutSecs,
+    msp,
     metrics,
   };
 }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { CheckpointError } from '../errors.js';
 import type { Logger } from '../obs/log.js';
 import type { Position } from './cursor.js';
+import type { Walk } from '../duo/logs/types.js';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -25,6 +26,12 @@ export interface Checkpoint {
   position_utc: string;
   events_delivered: number;
   updated_at: string;
+  /**
+   * Only for logs Duo does not return in time order (trust monitor), while a walk is under
+   * way: the next request of that walk and the position it started from, so a restart
+   * resumes the walk instead of re-reading or skipping it.
+   */
+  walk?: { walk: Walk; start_position: Position | null };
 }
 
 export type LoadResult = { checkpoint: Checkpoint | null; reason?: 'missing' | 'empty' | 'corrupt' | 'start_changed' };

@@ -16,9 +16,10 @@ import type { Sink } from '../sinks/types.js';
 import { sleep } from '../util/time.js';
 import { microsToIso } from '../util/time.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { CHECKPOINT_VERSION, type CheckpointStore } from './checkpoint.js';
+import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { acceptPage, planWalk, walkExpired, windowStartMs, type Position } from './cursor.js';
 import type { Pacer } from './pacer.js';
+import type { Semaphore } from './semaphore.js';
 import { countResponse, type LogStats } from './stats.js';
 import { catchUpEtaSecs } from '../obs/progress.js';
 
@@ -48,6 +49,10 @@ export interface LogWorkerOptions {
   authRetryMs: number;
   /** Extra fields appended to every record after Duo's (e.g. child_account_id). */
   extraFields?: Record<string, string>;
+  /** Extra signed request parameters (e.g. account_id for an MSP child). */
+  extraParams?: Record<string, string>;
+  /** Shared bound on pages held in memory at once. */
+  pages?: Semaphore;
   /** Stop fetching (graceful shutdown). */
   stop: AbortSignal;
   /** Abandon even the delivery in flight (shutdown deadline). */
@@ -57,6 +62,12 @@ export interface LogWorkerOptions {
 }
 
 type WalkEnd = 'done' | 'replan' | 'stopped';
+
+interface Fetched {
+  page: Page;
+  /** Give back the page permit once the page is delivered (or dropped). */
+  release: () => void;
+}
 
 /** Thrown when the walk's parameters were rejected (40002): re-plan rather than retry the same request. */
 class ReplanError extends Error {}
@@ -91,6 +102,13 @@ export class LogWorker {
     });
     let warnedClamp = false;
     this.#progressBase = { at: this.#now(), events: 0 };
+    // An unsorted log stopped mid-walk resumes that walk at Duo's offset (no re-read, no gap).
+    const saved = loaded.checkpoint?.walk;
+    if (saved && !o.kind.sorted && !walkExpired(o.kind, saved.walk, this.#now())) {
+      o.log.info('Resuming an unfinished walk.', { next_offset: saved.walk.nextOffset });
+      const end = await this.walk(saved.walk, saved.start_position);
+      if (end === 'stopped') return;
+    }
     while (!o.stop.aborted) {
       const now = this.#now();
       const plan = planWalk(o.kind, this.#position, { nowMs: now, delayMs: o.delayMs, startMs: o.startMs ?? windowStartMs(now) });
@@ -124,65 +142,94 @@ export class LogWorker {
     return microsToIso(p.time * (this.o.kind.unit === 'ms' ? 1000 : 1_000_000));
   }
 
-  private async walk(first: Walk): Promise<WalkEnd> {
+  private async walk(first: Walk, startPosition: Position | null = this.#position): Promise<WalkEnd> {
     const { o } = this;
+    // An unsorted log whose walk is cut short restarts from where the walk began (re-read, never skip).
+    const restart = (end: WalkEnd): WalkEnd => {
+      if (!o.kind.sorted && end === 'replan') this.#position = startPosition;
+      return end;
+    };
     let walk = first;
     let pending = this.fetch(walk);
     for (;;) {
-      let page: Page | undefined;
+      let fetched: Fetched | undefined;
       try {
-        page = await pending;
+        fetched = await pending;
       } catch (err) {
-        if (err instanceof ReplanError) return 'replan';
+        if (err instanceof ReplanError) return restart('replan');
         throw err;
       }
-      if (!page) return 'stopped';
-      const acc = acceptPage(o.kind, this.#position, walk, page.items);
-      const step = o.kind.next(walk, page);
-      if (step.warning) o.log.warn(step.warning);
-      if (acc.untimed) o.log.warn('Some events carry no usable time; delivered, but they cannot move the checkpoint.', { count: acc.untimed });
-      let next: Walk | undefined = 'walk' in step ? step.walk : undefined;
-      let end: WalkEnd = 'done';
-      if (next && walkExpired(o.kind, next, this.#now())) {
-        next = undefined;
-        end = 'replan';
-      }
-      if (next) {
-        pending = this.fetch(next);
-        pending.catch(() => {});
-      }
-      o.stats.eventsFetched += page.items.length;
-      if (acc.fresh.length) {
-        const events = new Array<DuoEvent>(acc.fresh.length);
-        const extra = o.extraFields;
-        for (let i = 0; i < acc.fresh.length; i++) {
-          const record = o.kind.shape(acc.fresh[i]!, o.client.host);
-          if (extra) for (const k in extra) record[k] = extra[k];
-          const us = acc.timesUs[i]!;
-          events[i] = new DuoEvent(o.kind.type, Number.isNaN(us) ? this.#now() * 1000 : us, acc.ids[i]!, record);
+      if (!fetched) return 'stopped';
+      const { page, release } = fetched;
+      try {
+        const acc = acceptPage(o.kind, this.#position, walk, page.items);
+        const step = o.kind.next(walk, page);
+        if (step.warning) o.log.warn(step.warning);
+        if (acc.untimed) o.log.warn('Some events carry no usable time; delivered, but they cannot move the checkpoint.', { count: acc.untimed });
+        let next: Walk | undefined = 'walk' in step ? step.walk : undefined;
+        let end: WalkEnd = 'done';
+        if (next && walkExpired(o.kind, next, this.#now())) {
+          next = undefined;
+          end = 'replan';
         }
-        if (!(await this.deliver(events))) return 'stopped';
-        if (acc.position) this.#position = acc.position;
-        this.#delivered += events.length;
-        o.stats.eventsDelivered += events.length;
-        o.stats.position = this.#position;
-        if (this.#position && !(await this.commit(this.#position))) return 'stopped';
-        this.progress(false);
+        if (next) {
+          pending = this.fetch(next);
+          pending.catch(() => {});
+        }
+        o.stats.eventsFetched += page.items.length;
+        if (acc.fresh.length) {
+          const events = new Array<DuoEvent>(acc.fresh.length);
+          const extra = o.extraFields;
+          for (let i = 0; i < acc.fresh.length; i++) {
+            const record = o.kind.shape(acc.fresh[i]!, o.client.host);
+            if (extra) for (const k in extra) record[k] = extra[k];
+            const us = acc.timesUs[i]!;
+            events[i] = new DuoEvent(o.kind.eventtype, Number.isNaN(us) ? this.#now() * 1000 : us, acc.ids[i]!, record);
+          }
+          if (!(await this.deliver(events))) return 'stopped';
+          if (acc.position) this.#position = acc.position;
+          this.#delivered += events.length;
+          o.stats.eventsDelivered += events.length;
+          o.stats.position = this.#position;
+          // Sorted logs checkpoint their position; unsorted ones checkpoint the walk itself, to resume it.
+          const resume = !o.kind.sorted && next ? { walk: next, start_position: startPosition } : undefined;
+          if (this.#position && (o.kind.sorted || resume) && !(await this.commit(this.#position, resume))) return 'stopped';
+          this.progress(false);
+        } else if (acc.position) this.#position = acc.position;
+        if (!next) {
+          // Unsorted logs checkpoint once the whole walk was delivered.
+          if (!o.kind.sorted && this.#position && end === 'done' && !(await this.commit(this.#position))) return 'stopped';
+          this.progress(true);
+          return restart(end);
+        }
+        if (o.stop.aborted) return 'stopped';
+        walk = next;
+      } finally {
+        release();
       }
-      if (!next) {
-        this.progress(true);
-        return end;
-      }
-      if (o.stop.aborted) return 'stopped';
-      walk = next;
     }
   }
 
-  /** Fetch one page, paced; transient failures are retried here forever (with backoff). Undefined when stopped. */
-  private async fetch(walk: Walk): Promise<Page | undefined> {
+  /**
+   * Fetch one page, paced, holding one of the bridge's page permits until the caller releases
+   * it (bounded memory across every log and account). Transient failures are retried here
+   * forever, with backoff. Undefined when stopped.
+   */
+  private async fetch(walk: Walk): Promise<Fetched | undefined> {
+    const release = this.o.pages ? await this.o.pages.acquire() : () => {};
+    try {
+      const page = await this.fetchPage(walk);
+      if (!page) release();
+      return page && { page, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  private async fetchPage(walk: Walk): Promise<Page | undefined> {
     const { o } = this;
-    const params = o.kind.params(walk);
-    if (o.extraFields?.account_id) params.account_id = o.extraFields.account_id;
+    const params = { ...o.kind.params(walk), ...o.extraParams };
     for (let attempt = 1; ; attempt++) {
       await o.pacer.turn(o.stop);
       if (o.stop.aborted) return undefined;
@@ -232,7 +279,7 @@ export class LogWorker {
   /** Send until the sink accepts. False when shutdown cut the retries short. Throws when retrying cannot help. */
   private async deliver(events: DuoEvent[]): Promise<boolean> {
     const { o } = this;
-    const batch = { logType: o.kind.type, account: o.account, events };
+    const batch = { logType: o.kind.eventtype, account: o.account, events };
     o.stats.inFlight = events.length;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -253,9 +300,9 @@ export class LogWorker {
     }
   }
 
-  private async commit(position: Position): Promise<boolean> {
+  private async commit(position: Position, walk?: Checkpoint['walk']): Promise<boolean> {
     const { o } = this;
-    const cp = {
+    const cp: Checkpoint = {
       version: CHECKPOINT_VERSION,
       account: o.account,
       log: o.kind.type,
@@ -265,6 +312,7 @@ export class LogWorker {
       position_utc: this.positionIso(position),
       events_delivered: this.#delivered,
       updated_at: new Date(this.#now()).toISOString(),
+      ...(walk ? { walk } : {}),
     };
     for (let attempt = 1; ; attempt++) {
       try {

@@ -1,7 +1,8 @@
 /**
  * Request pacing per Duo endpoint: at least `intervalMs` between request starts. Duo allows
  * about two log requests a minute per log and sends no Retry-After, so after a 429 the pace
- * halves (interval doubles, up to `maxIntervalMs`) and recovers by 10% per success.
+ * halves (interval doubles, up to `maxIntervalMs`) and recovers by 10% per success, but never
+ * faster than 1.5 times the pace that drew the last 429 (a learned floor that relaxes slowly).
  * Pacers are keyed by API host + path, so MSP children on one host share a budget.
  */
 import { sleep } from '../util/time.js';
@@ -9,6 +10,10 @@ import { sleep } from '../util/time.js';
 export class Pacer {
   #next = 0;
   #interval: number;
+  /** The slowest pace that still drew a 429, times 1.5: successes never speed up past it. Halves every 10 quiet minutes. */
+  #floor = 0;
+  #floorSetAt = 0;
+
   constructor(
     private readonly baseMs: number,
     private readonly maxIntervalMs: number,
@@ -33,11 +38,17 @@ export class Pacer {
   }
 
   rateLimited(): void {
-    this.#interval = Math.min(this.maxIntervalMs, Math.max(this.#interval * 2, this.baseMs, 1000));
+    this.#floor = Math.min(this.maxIntervalMs, Math.max(this.#floor, this.#interval * 1.5, 50));
+    this.#floorSetAt = this.now();
+    this.#interval = Math.min(this.maxIntervalMs, Math.max(this.#interval * 2, this.#floor, 100));
     this.#next = Math.max(this.#next, this.now() + this.#interval);
   }
 
   succeeded(): void {
-    if (this.#interval > this.baseMs) this.#interval = Math.max(this.baseMs, Math.floor(this.#interval * 0.9));
+    if (this.#floor > 0 && this.now() - this.#floorSetAt > 600_000) {
+      this.#floor /= 2;
+      this.#floorSetAt = this.now();
+    }
+    if (this.#interval > this.baseMs) this.#interval = Math.max(this.baseMs, this.#floor, Math.floor(this.#interval * 0.9));
   }
 }

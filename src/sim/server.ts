@@ -62,6 +62,8 @@ export interface Simulator {
   injectFaults(kinds: FaultKind[], path?: string): void;
   /** Requests served, by path and HTTP status. */
   counts: Record<string, Record<number, number>>;
+  /** Every answer in order: [ms since epoch, path, HTTP status]. */
+  history: [number, string, number][];
   close(): Promise<void>;
 }
 
@@ -227,8 +229,10 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     req.on('end', () => void respond(req, res, Buffer.concat(chunks).toString('utf8')));
   };
 
+  const history: [number, string, number][] = [];
   const send = (res: http.ServerResponse, path: string, status: number, payload: string, type = 'application/json') => {
     (counts[path] ??= {})[status] = (counts[path]![status] ?? 0) + 1;
+    history.push([now(), path, status]);
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(payload) });
     res.end(payload);
   };
@@ -306,6 +310,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<Simulator> 
     ikey,
     skey,
     counts,
+    history,
     injectFaults(kinds, path) {
       for (const kind of kinds) queued.push({ kind, path });
     },
