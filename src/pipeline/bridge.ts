@@ -70,7 +70,17 @@ export class Bridge {
     const { config: c } = this.o;
     this.#store = new CheckpointStore(c.checkpointDir, this.o.log);
     await this.#store.ensureDir();
-    await this.o.sink.start();
+    // A sink may wait for its peer at start (Vector down, say): a stop must still end the run.
+    const stopped = new Promise<'stopped'>((resolve) => {
+      if (this.#stop.signal.aborted) resolve('stopped');
+      this.#stop.signal.addEventListener('abort', () => resolve('stopped'), { once: true });
+    });
+    const started = this.o.sink.start().then(() => 'started' as const);
+    if ((await Promise.race([started, stopped])) === 'stopped') {
+      started.catch(() => {});
+      await this.o.sink.close(1000);
+      return;
+    }
     if (c.msp.enabled) await this.#runMsp();
     else await this.#runAccount(this.o.client.host, this.o.client, {}, this.#stop.signal);
     clearTimeout(this.#deadline);
