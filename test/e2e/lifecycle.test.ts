@@ -133,3 +133,25 @@ t.test('a known secret never appears in stdout, stderr or any file the bridge wr
   t.notMatch(everything, sim.skey, 'the simulator secret');
   t.notMatch(everything, wrongSecret, 'the wrong secret');
 });
+
+t.test('SIGTERM while the sink is still waiting for its peer at start ends the run', async (t) => {
+  const sim = await startSimulator({ events: { authentication: 10 } });
+  t.teardown(() => sim.close());
+  const dir = tmp();
+  // Nothing listens on this port: the vector output's health check waits for Vector.
+  const config = writeConfig(dir, sim, { output: { type: 'vector', address: '127.0.0.1:1' } });
+  const child = spawnBridge(['run', '--config', config]);
+  let sent = false;
+  child.stderr!.on('data', (d: string) => {
+    if (!sent && /"msg":"Starting\."/.test(d)) {
+      sent = true;
+      setTimeout(() => child.kill('SIGTERM'), 300);
+    }
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const r = await child.result;
+  clearTimeout(killer);
+  t.equal(r.signal, null, 'not killed: it stopped by itself');
+  t.equal(r.code, 0);
+  t.equal(r.stdout, '');
+});
