@@ -250,43 +250,6 @@ export async function startVectorServer(opts: { port?: number; tls?: TestServerT
   return state;
 }
 
-export interface TestCerts {
-  dir: string;
-  caFile: string;
-  serverCert: string;
-  serverKey: string;
-  clientCert: string;
-  clientKey: string;
-  /** A second CA that signed nothing here: trusting it must fail verification. */
-  otherCaFile: string;
-}
-
-/** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, made with openssl. */
-export function makeTestCerts(dir: string): TestCerts {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string): string => join(dir, f);
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  };
-  for (const ca of ['ca', 'other-ca']) {
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=duo-log-bridge test ${ca}`, '-keyout', p(`${ca}.key`), '-out', p(`${ca}.pem`));
-  }
-  writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const who of ['server', 'client']) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${who === 'server' ? 'localhost' : 'duo-log-bridge'}`, '-keyout', p(`${who}.key`), '-out', p(`${who}.csr`));
-    ssl('x509', '-req', '-in', p(`${who}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', p(`${who}.ext`), '-out', p(`${who}.pem`));
-  }
-  return {
-    dir,
-    caFile: p('ca.pem'),
-    serverCert: p('server.pem'),
-    serverKey: p('server.key'),
-    clientCert: p('client.pem'),
-    clientKey: p('client.key'),
-    otherCaFile: p('other-ca.pem'),
-  };
-}
 
 /**
  * What a receiver acknowledged, per log, checked against the bridge's checkpoints while it runs.

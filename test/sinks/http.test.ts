@@ -17,7 +17,7 @@ import { HttpSink, retryAfterMs } from '../../src/sinks/http/sink.js';
 import { httpSink } from '../../src/sinks/http/index.js';
 import { SINKS } from '../../src/sinks/registry.js';
 import { startHttpServer } from '../helpers/http-ndjson-server.js';
-import { makeTestCerts } from '../helpers/vector-grpc-server.js';
+import { makeTestCerts } from '../helpers/certs.js';
 
 function parse(output: Record<string, unknown>): { cfg: HttpSinkConfig; problems: ConfigProblem[] } {
   const source = { problems: [] as ConfigProblem[] };
@@ -246,26 +246,26 @@ t.test('auth: basic from a password file, bearer token; wrong credentials stop w
 
 t.test('TLS: CA, client certificate, wrong CA stops (not retried), verify: false', async (t) => {
   const c = makeTestCerts(mkdtempSync(join(tmpdir(), 'dlb-http-tls-')));
-  const server = await startHttpServer({ tls: { cert: readFileSync(c.serverCert), key: readFileSync(c.serverKey), clientCa: readFileSync(c.caFile) } });
+  const server = await startHttpServer({ tls: { cert: readFileSync(c.serverCert), key: readFileSync(c.serverKey), clientCa: readFileSync(c.caCert) } });
   t.teardown(() => server.close());
   t.match(server.url, /^https:/);
-  const good = await sinkFor({ url: server.url, tls: { ca_file: c.caFile, cert_file: c.clientCert, key_file: c.clientKey } });
+  const good = await sinkFor({ url: server.url, tls: { ca_file: c.caCert, cert_file: c.clientCert, key_file: c.clientKey } });
   await good.send(batch(events(4)), never);
   await good.close(100);
   t.equal(server.ackedCount(), 4, 'delivered over mutual TLS');
 
-  const wrongCa = await sinkFor({ url: server.url, tls: { ca_file: c.otherCaFile, cert_file: c.clientCert, key_file: c.clientKey } });
+  const wrongCa = await sinkFor({ url: server.url, tls: { ca_file: c.otherCaCert, cert_file: c.clientCert, key_file: c.clientKey } });
   const err = await rejection(wrongCa.send(batch(events(4)), never));
   await wrongCa.close(100);
   t.match(err, { code: 'DLB_SINK_HTTP_TLS', retryable: false });
   t.match(err.message, /certificate was not accepted \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN)\); check output\.tls/);
 
-  const noClientCert = await sinkFor({ url: server.url, tls: { ca_file: c.caFile } });
+  const noClientCert = await sinkFor({ url: server.url, tls: { ca_file: c.caCert } });
   const e2 = await rejection(noClientCert.send(batch(events(4)), never));
   await noClientCert.close(100);
   t.equal(e2.code, 'DLB_SINK_HTTP_NETWORK', 'the server dropping the handshake is a network error (retried)');
 
-  const lax = await sinkFor({ url: server.url, tls: { ca_file: c.otherCaFile, cert_file: c.clientCert, key_file: c.clientKey, verify: false } });
+  const lax = await sinkFor({ url: server.url, tls: { ca_file: c.otherCaCert, cert_file: c.clientCert, key_file: c.clientKey, verify: false } });
   await lax.send(batch(events(1)), never);
   await lax.close(100);
   t.equal(server.ackedCount(), 5, 'verify: false accepts the unknown CA');

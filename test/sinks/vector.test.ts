@@ -19,7 +19,8 @@ import { parseVectorSinkConfig, type VectorSinkConfig } from '../../src/sinks/ve
 import { VectorSink } from '../../src/sinks/vector/sink.js';
 import { vectorSink } from '../../src/sinks/vector/index.js';
 import { SINKS } from '../../src/sinks/registry.js';
-import { decodePushEventsRequest, makeTestCerts, startVectorServer, toJs, type VectorTestServer } from '../helpers/vector-grpc-server.js';
+import { decodePushEventsRequest, startVectorServer, toJs, type VectorTestServer } from '../helpers/vector-grpc-server.js';
+import { makeTestCerts } from '../helpers/certs.js';
 
 function parse(output: Record<string, unknown>): { cfg: VectorSinkConfig; problems: ConfigProblem[] } {
   const source = { problems: [] as ConfigProblem[] };
@@ -270,9 +271,9 @@ t.test('start waits while Vector is down or NOT_SERVING, and fails fast on a non
 t.test('TLS: CA and client certificate; wrong CA or missing client cert never delivers', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dlb-vector-tls-'));
   const c = makeTestCerts(dir);
-  const server = await startVectorServer({ tls: { cert: readFileSync(c.serverCert), key: readFileSync(c.serverKey), clientCa: readFileSync(c.caFile) } });
+  const server = await startVectorServer({ tls: { cert: readFileSync(c.serverCert), key: readFileSync(c.serverKey), clientCa: readFileSync(c.caCert) } });
   t.teardown(() => server.close());
-  const good = parse({ address: server.address, tls: { ca_file: c.caFile, cert_file: c.clientCert, key_file: c.clientKey } });
+  const good = parse({ address: server.address, tls: { ca_file: c.caCert, cert_file: c.clientCert, key_file: c.clientKey } });
   t.same(good.problems, []);
   const sink = new VectorSink(good.cfg, { log: memLog().log });
   await sink.start();
@@ -289,11 +290,11 @@ t.test('TLS: CA and client certificate; wrong CA or missing client cert never de
     t.equal((await rejection(p)).code, 'DLB_SINK_CLOSED', why);
     t.match(String(lines.find((l) => l.level === 'warn')!.health), /UNAVAILABLE/, `${why}: the warning says why`);
   };
-  await waitsWithWarning({ ca_file: c.otherCaFile, cert_file: c.clientCert, key_file: c.clientKey }, 'server cert from an untrusted CA');
-  await waitsWithWarning({ ca_file: c.caFile }, 'no client certificate');
+  await waitsWithWarning({ ca_file: c.otherCaCert, cert_file: c.clientCert, key_file: c.clientKey }, 'server cert from an untrusted CA');
+  await waitsWithWarning({ ca_file: c.caCert }, 'no client certificate');
   t.equal(server.ackedCount(), 25);
 
-  const lax = new VectorSink(parse({ address: server.address, tls: { ca_file: c.otherCaFile, cert_file: c.clientCert, key_file: c.clientKey, verify: false } }).cfg, { log: memLog().log });
+  const lax = new VectorSink(parse({ address: server.address, tls: { ca_file: c.otherCaCert, cert_file: c.clientCert, key_file: c.clientKey, verify: false } }).cfg, { log: memLog().log });
   await lax.start();
   await lax.send(batch(events(5)), never);
   await lax.close(100);
