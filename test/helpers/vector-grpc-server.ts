@@ -11,8 +11,7 @@
  *   - health                 what HealthCheck answers.
  * Also: makeTestCerts() builds a CA, a server and a client certificate with openssl.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
