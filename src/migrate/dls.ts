@@ -403,19 +403,25 @@ export function migrateDls(cfg: Record<string, unknown>, form: 'dls' | 'dls-lega
     }
   }
 
+  const acct = d.keys.ikey.replace(/\.ikey$/, '');
+  const blocked = (d.blockList ?? []).map((x) => text(x)).filter((x): x is string => !!x);
   if (d.isMsp) {
+    m.msp = { exclude: blocked };
     notes.push({
-      at: 'credentials',
+      at: 'msp',
       text:
-        `${d.keys.ikey.replace(/\.ikey$/, '')}.is_msp True not carried over: DLS pulled every child account through the Accounts API (with account_id, ` +
-        'at the parent host). This config pulls the one account these credentials belong to. Use the bridge\'s MSP child account mode ' +
-        '(README, "MSP child accounts") with these Accounts API credentials; it calls each child at its own api_hostname.',
+        `from ${acct}.is_msp True: the bridge lists the child accounts with these Accounts API credentials and pulls each one, ` +
+        "calling it at the child's own api_hostname (DLS sent every call to the parent host) with a checkpoint per child and log. " +
+        'Every record gets child_account_id, as in DLS.',
     });
-    if (d.blockList && d.blockList.length) {
-      notes.push({ at: 'credentials', text: `block_list (${d.blockList.length} ${d.blockList.length === 1 ? 'entry' : 'entries'}) not carried over: DLS never applied it (its code leaves it a TODO).` });
+    if (blocked.length) {
+      notes.push({
+        at: 'msp.exclude_accounts',
+        text: `from ${acct}.block_list. DLS never applied its block_list (its code leaves it a TODO) and pulled these children anyway; the bridge skips them. Remove this key to keep pulling them.`,
+      });
     }
-  } else if (d.blockList && d.blockList.length) {
-    notes.push({ at: 'credentials', text: 'block_list not carried over: DLS never applied it, and this is not an MSP account.' });
+  } else if (blocked.length) {
+    notes.push({ at: 'credentials', text: `${acct}.block_list not carried over: DLS never applied it, and this is not an MSP account.` });
   }
   if (d.extraAccounts) {
     notes.push({ at: 'credentials', text: `accounts lists ${d.extraAccounts + 1} accounts; only the first is carried over (DLS reads one). Run one bridge per account with its own checkpoint_dir.` });

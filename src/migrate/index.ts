@@ -4,7 +4,7 @@
  * that was not carried over (or was changed on the way), saying why and what to do instead.
  * Pure: text in, text out; the clock comes in as `nowMs`.
  */
-import { Document, isMap, isScalar, parseDocument, type Pair, type YAMLMap } from 'yaml';
+import { Document, isMap, isScalar, LineCounter, parseDocument, type Pair, type YAMLMap } from 'yaml';
 import { parseEndpoint } from '../duo/client.js';
 import { migrateDevo, devoInput } from './devo.js';
 import { migrateDls } from './dls.js';
@@ -40,10 +40,11 @@ export function detect(cfg: unknown): SourceKind {
 
 /** Parse YAML text; syntax errors name only the line and column (never the text, which may hold a key). */
 export function parseSource(text: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: false, lineCounter: lines });
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
+    const pos = lines.linePos(e.pos[0]);
     throw new MigrateError(`not valid YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}: ${e.code}`);
   }
   return doc.toJS();
@@ -146,6 +147,7 @@ export function render(m: Migration, o: RenderOptions): string {
     notes.push({ at: 'services', text: 'no log in the source could be carried over; the bridge\'s default logs are enabled. Remove the ones you do not want.' });
   }
   out.services = services;
+  if (m.msp) out.msp = m.msp.exclude.length ? { enabled: true, exclude_accounts: m.msp.exclude } : { enabled: true };
   out.output = m.output ?? { type: 'stdout' };
 
   const doc = new Document(out);

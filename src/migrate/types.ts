@@ -37,8 +37,8 @@ export interface Migration {
   /** The bridge `output` mapping, or undefined for stdout. */
   output?: Record<string, unknown>;
   notes: Note[];
-  /** DLS: whether the source pulled MSP child accounts. */
-  msp?: boolean;
+  /** DLS: the source pulled MSP child accounts (the bridge's `msp` section), minus these ids. */
+  msp?: { exclude: string[] };
   /** DLS: where its checkpoint files were (when checkpointing was on), for the import hint. */
   dlsCheckpointDir?: string;
 }
