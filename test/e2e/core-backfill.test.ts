@@ -51,10 +51,10 @@ t.test('backfill of 10,000 events per log with faults and SIGKILLs: all delivere
   t.equal(final.code, 0, 'the last run drains and exits 0');
   runs.push(final.stdout);
 
-  const served = Object.values(sim.counts).reduce((acc, byStatus) => {
+  const served = Object.values(sim.counts).reduce<Record<string, number>>((acc, byStatus) => {
     for (const [s, n] of Object.entries(byStatus)) acc[s] = (acc[s] ?? 0) + n;
     return acc;
-  }, {} as Record<string, number>);
+  }, {});
   t.ok((served['429'] ?? 0) > 0, `the simulator answered 429 (${served['429']})`);
   t.ok((served['500'] ?? 0) + (served['503'] ?? 0) > 0, `the simulator answered 5xx (${(served['500'] ?? 0) + (served['503'] ?? 0)})`);
 
