@@ -37,6 +37,8 @@ interface Intent {
   log: string;
   /** Id of the first event of the region. */
   first: string;
+  /** Id of the last event of the region. */
+  last?: string;
   ino: number;
   off: number;
   len: number;
@@ -55,6 +57,8 @@ export class FileSink implements Sink {
   readonly #journalPath: string;
   #journalBytes = 0;
   readonly #intents = new Map<string, Intent>();
+  /** Logs whose next send may repeat what an earlier run (or a failed write) left in the file. */
+  readonly #unverified = new Set<string>();
   /** The file ends in a line cut short; `owner` is the log whose batch it belongs to. */
   #torn: { owner: string | undefined; resolved: Promise<void>; resolve: () => void } | undefined;
   #closed = false;
@@ -63,7 +67,9 @@ export class FileSink implements Sink {
    * Never set in production.
    */
   beforeWriteHook: ((buf: Buffer, write: (b: Buffer) => Promise<void>) => Promise<void>) | undefined;
-  readonly stats = { batches: 0, lines: 0, bytes: 0, rotations: 0, resentBytesSkipped: 0, completedTornLines: 0, closedTornLines: 0 };
+  readonly stats = { batches: 0, lines: 0, bytes: 0, rotations: 0, resentBytesSkipped: 0, repeatedLinesDropped: 0, completedTornLines: 0, closedTornLines: 0 };
+  /** Keys of recent lines (read back at start, then written), oldest first, for repeat detection. */
+  readonly #seen = new Set<string>();
 
   constructor(c: FileConfig, ctx: SinkContext) {
     this.#c = c;
@@ -83,6 +89,7 @@ export class FileSink implements Sink {
       await this.#open();
       await this.#loadJournal();
       await this.#findTorn();
+      await this.#seedSeen();
     } catch (err) {
       if (err instanceof SinkError) throw err;
       throw ioError(err, `cannot open ${this.#c.path}`, false);
@@ -122,6 +129,7 @@ export class FileSink implements Sink {
         // a line cut by a crash: the intent was not fsync'd, so its batch was not written
       }
     }
+    for (const l of this.#intents.keys()) this.#unverified.add(l);
     await this.#compactJournal();
   }
 
@@ -138,6 +146,42 @@ export class FileSink implements Sink {
     await syncDir(dirname(this.#journalPath));
     this.#journal = await open(this.#journalPath, 'a', 0o600);
     this.#journalBytes = Buffer.byteLength(body);
+  }
+
+  /** Remember the lines at the end of the output (current file, then the newest rotated ones). */
+  async #seedSeen(): Promise<void> {
+    let budget = this.#c.resyncWindowBytes;
+    const dir = dirname(this.#c.path);
+    const files = [this.#c.path, ...(await this.#rotatedNames()).reverse().map((n) => join(dir, n))];
+    const chunks: Buffer[] = [];
+    for (const f of files) {
+      if (budget <= 0) break;
+      const fh = await open(f, 'r').catch(() => undefined);
+      if (!fh) continue;
+      try {
+        const size = (await fh.stat()).size;
+        const len = Math.min(size, budget);
+        const b = Buffer.alloc(len);
+        await fh.read(b, 0, len, size - len);
+        chunks.unshift(len < size ? b.subarray(b.indexOf(0x0a) + 1) : b);
+        budget -= len;
+      } finally {
+        await fh.close();
+      }
+    }
+    for (const b of chunks) {
+      let start = 0;
+      for (let p = b.indexOf(0x0a); p !== -1; p = b.indexOf(0x0a, start)) {
+        this.#remember(lineKey(b.subarray(start, p + 1)));
+        start = p + 1;
+      }
+    }
+  }
+
+  #remember(key: string): void {
+    this.#seen.delete(key);
+    this.#seen.add(key);
+    if (this.#seen.size > SEEN_MAX) this.#seen.delete(this.#seen.values().next().value!);
   }
 
   async #findTorn(): Promise<void> {
@@ -176,8 +220,19 @@ export class FileSink implements Sink {
     let skip = 0;
     let continuation = false;
     const prev = this.#intents.get(log);
-    if (prev && prev.first === batch.events[0]!.id) {
-      const r = await this.#compare(prev, buf);
+    const mayBeResend = this.#unverified.delete(log);
+    let at: number | undefined;
+    if (prev && prev.first === batch.events[0]!.id) at = prev.off;
+    else if (prev && (mayBeResend || prev.last === batch.events[0]!.id) && hasNaturalId(batch.events[0]!)) {
+      // After a restart the pipeline may resume inside the last region it wrote (it re-reads
+      // the boundary): find the first event's line there. Only for events with Duo's own ids
+      // (txid, telephony_id, ...): two administrator rows can be byte-identical, and a new one
+      // must not be taken for a repeat. Within a run, a page that starts again with the last
+      // event of the previous one (the pipeline re-reading its boundary) is checked the same way.
+      at = await this.#find(prev, buf.subarray(0, buf.indexOf(0x0a) + 1));
+    }
+    if (prev && at !== undefined) {
+      const r = await this.#compare(prev, at, buf);
       skip = r.skip;
       continuation = r.atEof;
       if (skip > 0) {
@@ -187,7 +242,35 @@ export class FileSink implements Sink {
         });
       }
     }
-    let data = buf.subarray(skip);
+    // Then drop whole lines of events with Duo's own ids that the file already holds: after a
+    // restart the pipeline re-reads from its checkpoint (at-least-once) and can send again
+    // events written by pages whose checkpoint a SIGKILL cut off.
+    const starts: number[] = [0];
+    for (let p = buf.indexOf(0x0a); p !== -1 && p + 1 < buf.length; p = buf.indexOf(0x0a, p + 1)) starts.push(p + 1);
+    starts.push(buf.length);
+    let k = 0;
+    while (k < batch.events.length && starts[k]! < skip) k++;
+    const parts: Buffer[] = [buf.subarray(skip, starts[k])];
+    let firstWritten: string | undefined = skip < starts[k]! ? batch.events[k - 1]!.id : undefined;
+    let dropped = 0;
+    const newKeys: string[] = [];
+    for (let i = k; i < batch.events.length; i++) {
+      const l = buf.subarray(starts[i], starts[i + 1]);
+      const natural = hasNaturalId(batch.events[i]!);
+      const key = natural ? lineKey(l) : undefined;
+      if (key !== undefined && this.#seen.has(key)) {
+        dropped++;
+        continue;
+      }
+      if (key !== undefined) newKeys.push(key);
+      parts.push(l);
+      firstWritten ??= batch.events[i]!.id;
+    }
+    if (dropped) {
+      this.stats.repeatedLinesDropped += dropped;
+      this.#ctx.log.info('Events sent again that the file already holds were not written twice.', { logType: log, path: this.#c.path, lines: dropped });
+    }
+    let data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     let prefixed = false;
     if (this.#torn) {
       // Only a batch whose bytes already run to the end of the file can complete the cut line.
@@ -209,11 +292,9 @@ export class FileSink implements Sink {
     }
     // Record the intent (durably) before a single byte of the batch is written.
     let intent: Intent;
-    if (continuation) intent = { ...prev!, len: buf.length };
-    else {
-      const firstIdx = countLf(buf.subarray(0, skip));
-      intent = { log, first: batch.events[firstIdx]?.id ?? batch.events[0]!.id, ino: this.#ino, off: this.#size + (prefixed ? 1 : 0), len: buf.length - skip };
-    }
+    const last = batch.events.at(-1)!.id;
+    if (continuation) intent = { ...prev!, first: batch.events[0]!.id, last, off: at!, len: skip + data.length };
+    else intent = { log, first: firstWritten ?? batch.events[0]!.id, last, ino: this.#ino, off: this.#size + (prefixed ? 1 : 0), len: data.length - (prefixed ? 1 : 0) };
     await this.#record(intent);
     const offBefore = this.#size;
     try {
@@ -232,40 +313,61 @@ export class FileSink implements Sink {
       } else await write(data);
       await this.#fh!.sync();
     } catch (err) {
+      this.#unverified.add(log);
       this.#size = await this.#fh!.stat().then((s) => s.size, () => offBefore);
       throw ioError(err, `writing ${this.#c.path} failed`, true);
     }
+    for (const key of newKeys) this.#remember(key); // only once they are safely in the file
     this.stats.batches++;
     this.stats.lines += batch.events.length;
     this.stats.bytes += data.length;
   }
 
+  /** Offset of `line` at a line start inside the region `i`, if it is there. */
+  async #find(i: Intent, line: Buffer): Promise<number | undefined> {
+    const path = i.ino === this.#ino ? this.#c.path : await this.#rotatedWithInode(i.ino);
+    if (!path || line.length === 0) return undefined;
+    const fh = await open(path, 'r');
+    try {
+      const region = Buffer.alloc(i.len);
+      const { bytesRead } = await fh.read(region, 0, i.len, i.off);
+      const r = region.subarray(0, bytesRead);
+      for (let p = r.lastIndexOf(line); p !== -1; p = p > 0 ? r.lastIndexOf(line, p - 1) : -1) {
+        if (p === 0 || r[p - 1] === 0x0a) return i.off + p;
+      }
+      return undefined;
+    } finally {
+      await fh.close();
+    }
+  }
+
   /**
-   * How much of `buf` (a batch sent again) the file already holds at the recorded offset.
-   * `atEof`: what is there runs to the end of the current file, so the rest continues it.
+   * How much of `buf` (a batch sent again, whose first line the file holds at `start`, inside
+   * the region `i`) is already there. `atEof`: it runs to the end of the current file, so the
+   * rest continues it.
    */
-  async #compare(i: Intent, buf: Buffer): Promise<{ skip: number; atEof: boolean }> {
+  async #compare(i: Intent, start: number, buf: Buffer): Promise<{ skip: number; atEof: boolean }> {
     let path = this.#c.path;
     if (i.ino !== this.#ino) {
       const found = await this.#rotatedWithInode(i.ino);
       if (!found) return { skip: 0, atEof: false };
       path = found;
     }
+    const regionLeft = i.off + i.len - start;
     const fh = await open(path, 'r');
     try {
       const size = (await fh.stat()).size;
-      const have = Math.max(0, Math.min(buf.length, size - i.off));
+      const have = Math.max(0, Math.min(buf.length, size - start));
       const there = Buffer.alloc(have);
-      if (have > 0) await fh.read(there, 0, have, i.off);
+      if (have > 0) await fh.read(there, 0, have, start);
       let n = 0;
       while (n < have && there[n] === buf[n]) n++;
       if (n === buf.length) return { skip: n, atEof: false };
       const current = path === this.#c.path;
-      if (current && i.off + n === size && n === have) return { skip: n, atEof: true };
+      if (current && start + n === size && n === have) return { skip: n, atEof: true };
       // The recorded region is whole and followed by something else: skip its whole lines only.
-      if (n >= i.len && n > 0 && buf[n - 1] === 0x0a) return { skip: n, atEof: false };
       const lastLf = buf.subarray(0, n).lastIndexOf(0x0a);
-      if (n >= i.len && lastLf >= 0) return { skip: lastLf + 1, atEof: false };
+      if (n >= regionLeft && lastLf >= 0) return { skip: lastLf + 1, atEof: false };
       if (n > 0) this.#ctx.log.info('A batch sent again does not match what the file holds for it; writing it whole (lines may repeat).', { path, logType: i.log });
       return { skip: 0, atEof: false };
     } finally {
@@ -344,11 +446,16 @@ export class FileSink implements Sink {
 }
 
 const NL = Buffer.from('\n');
+/** Lines remembered for repeat detection (~100 bytes of memory each). */
+const SEEN_MAX = 200_000;
 
-function countLf(b: Buffer): number {
-  let n = 0;
-  for (let i = b.indexOf(0x0a); i !== -1; i = b.indexOf(0x0a, i + 1)) n++;
-  return n;
+function lineKey(line: Buffer): string {
+  return createHash('sha1').update(line).digest('base64');
+}
+
+/** The event carries Duo's own id (txid, telephony_id, activity_id, sekey), not a content hash. */
+function hasNaturalId(e: DuoEvent): boolean {
+  return Object.values(e.record).some((v) => v === e.id);
 }
 
 /** `20261123T034512.123Z`: sorts in time order, no characters a Windows share rejects. */
