@@ -19,17 +19,24 @@ import {
   resolveBoundary,
   type Converted,
 } from './checkpoints.js';
+import { migrateEnv } from './env.js';
 import { accountFor, migrate, MigrateError, parseSource, render } from './index.js';
 import type { Note } from './types.js';
 
 const HELP = `Usage: duo-log-bridge migrate-config FROM [TO] [options]
+       duo-log-bridge migrate-config --from-env [TO]
 
 Reads a duo_log_sync config (dls_settings/servers/account, or the old duoclient/logs/transport)
 or a Devo Duo collector config (before 2.0 or 2.0), and prints the equivalent duo-log-bridge
 config (or writes it to TO). Every setting that could not be carried over gets a
 "# migrate-config:" comment saying why and what to do instead.
 
+With --from-env, reads DUO_API_HOST, DUO_INTEGRATION_KEY, DUO_SECRET_KEY (left in the environment:
+the bridge reads them itself) and ADMIN_SINCE_TIME (seconds), AUTH_SINCE_TIME and
+TELEPHONY_SINCE_TIME (milliseconds), which become start_datetime_utc.
+
 Options:
+  --from-env                     read the environment instead of a FROM file
   --force                        overwrite TO, the secret key file and existing bridge checkpoints
   --include-secret               write the secret key into the config (default: left out; set
                                  DUO_SECRET_KEY, or use --secret-key-file)
@@ -80,6 +87,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         'checkpoint-dir': { type: 'string' },
         'import-checkpoints': { type: 'string' },
         offline: { type: 'boolean' },
+        'from-env': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -91,7 +99,12 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stdout.write(HELP + '\n');
     return 0;
   }
-  const [from, to, ...extra] = parsed.positionals;
+  const fromEnv = !!v['from-env'];
+  const [from, to, ...extra] = fromEnv ? ['(environment)', ...parsed.positionals] : parsed.positionals;
+  if (fromEnv && parsed.positionals.length > 1) throw new Usage('--from-env takes only an optional TO');
+  if (fromEnv && (v['include-secret'] || v['secret-key-file'] || v['import-checkpoints'])) {
+    throw new Usage('--from-env leaves the credentials in the environment and has no checkpoints to import: drop --include-secret, --secret-key-file and --import-checkpoints');
+  }
   if (!from) throw new Usage('needs FROM, the duo_log_sync or Devo config to read; see duo-log-bridge migrate-config --help');
   if (extra.length) throw new Usage(`takes FROM and an optional TO, not ${parsed.positionals.length} paths`);
   if (v['include-secret'] && v['secret-key-file']) throw new Usage('--include-secret and --secret-key-file exclude each other: choose where the key goes');
@@ -99,14 +112,18 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (v.offline && !v['import-checkpoints']) throw new Usage('--offline applies to --import-checkpoints only');
   const force = !!v.force;
 
-  let source: string;
-  try {
-    source = readFileSync(from, 'utf8');
-  } catch (err) {
-    throw new Usage(`cannot read ${from} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
   const nowMs = Date.now();
-  const m = migrate(parseSource(source), nowMs);
+  let m;
+  if (fromEnv) m = migrateEnv(env);
+  else {
+    let source: string;
+    try {
+      source = readFileSync(from, 'utf8');
+    } catch (err) {
+      throw new Usage(`cannot read ${from} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    m = migrate(parseSource(source), nowMs);
+  }
   registerSecret(m.credentials.secretKey);
   const secret = m.credentials.secretKey ?? env.DUO_SECRET_KEY;
   const redact = (s: string) => (secret && secret.length >= 8 ? s.split(secret).join('[REDACTED]') : s);

@@ -53,7 +53,7 @@ export function parseSource(text: string): unknown {
 export function migrate(cfg: unknown, nowMs: number): Migration {
   const kind = detect(cfg);
   const c = cfg as Record<string, unknown>;
-  return kind === 'dls' || kind === 'dls-legacy' ? migrateDls(c, kind, nowMs) : migrateDevo(c, kind);
+  return kind === 'dls' || kind === 'dls-legacy' ? migrateDls(c, kind, nowMs) : migrateDevo(c, kind as 'devo-pre2' | 'devo-2');
 }
 
 export interface RenderOptions {
@@ -109,32 +109,34 @@ export function render(m: Migration, o: RenderOptions): string {
   const notes = [...m.notes, ...(o.extraNotes ?? [])];
   const cred: Record<string, unknown> = {};
   const c = m.credentials;
-  if (c.integrationKey) cred.integration_key = c.integrationKey;
-  else notes.push({ at: 'credentials', text: `${c.from.integrationKey} is empty in the source: set credentials.integration_key, or DUO_INTEGRATION_KEY in the environment.` });
-  if (c.secretKey && o.includeSecret) cred.secret_key = c.secretKey;
-  else if (o.secretKeyFile) {
-    cred.secret_key_file = o.secretKeyFile;
-    notes.push({ at: 'credentials.secret_key_file', text: `${c.from.secretKey} was written to this file (mode 0600), not into the config.` });
-  } else if (c.secretKey) {
-    notes.push({
-      at: 'credentials',
-      text:
-        `${c.from.secretKey} not written here, so this file holds no secret: set DUO_SECRET_KEY in the environment, or add secret_key_file: /path/to/file ` +
-        '(the key alone in it, mode 0600). migrate-config --secret-key-file PATH writes that file; --include-secret puts the key in this file instead.',
-    });
-  } else {
-    notes.push({ at: 'credentials', text: `${c.from.secretKey} is empty in the source: set DUO_SECRET_KEY in the environment, or secret_key_file: /path/to/file.` });
-  }
-  if (c.hostname) {
-    let ok = true;
-    try {
-      parseEndpoint(c.hostname);
-    } catch {
-      ok = false;
+  if (!m.envCredentials) {
+    if (c.integrationKey) cred.integration_key = c.integrationKey;
+    else notes.push({ at: 'credentials', text: `${c.from.integrationKey} is empty in the source: set credentials.integration_key, or DUO_INTEGRATION_KEY in the environment.` });
+    if (c.secretKey && o.includeSecret) cred.secret_key = c.secretKey;
+    else if (o.secretKeyFile) {
+      cred.secret_key_file = o.secretKeyFile;
+      notes.push({ at: 'credentials.secret_key_file', text: `${c.from.secretKey} was written to this file (mode 0600), not into the config.` });
+    } else if (c.secretKey) {
+      notes.push({
+        at: 'credentials',
+        text:
+          `${c.from.secretKey} not written here, so this file holds no secret: set DUO_SECRET_KEY in the environment, or add secret_key_file: /path/to/file ` +
+          '(the key alone in it, mode 0600). migrate-config --secret-key-file PATH writes that file; --include-secret puts the key in this file instead.',
+      });
+    } else {
+      notes.push({ at: 'credentials', text: `${c.from.secretKey} is empty in the source: set DUO_SECRET_KEY in the environment, or secret_key_file: /path/to/file.` });
     }
-    cred.hostname = c.hostname;
-    if (!ok) notes.push({ at: 'credentials.hostname', text: `${c.from.hostname} ${JSON.stringify(c.hostname)} is not an API hostname the bridge accepts (api-xxxxxxxx.duosecurity.com); fix it.` });
-  } else notes.push({ at: 'credentials', text: `${c.from.hostname} is empty in the source: set credentials.hostname (api-xxxxxxxx.duosecurity.com), or DUO_API_HOST.` });
+    if (c.hostname) {
+      let ok = true;
+      try {
+        parseEndpoint(c.hostname);
+      } catch {
+        ok = false;
+      }
+      cred.hostname = c.hostname;
+      if (!ok) notes.push({ at: 'credentials.hostname', text: `${c.from.hostname} ${JSON.stringify(c.hostname)} is not an API hostname the bridge accepts (api-xxxxxxxx.duosecurity.com); fix it.` });
+    } else notes.push({ at: 'credentials', text: `${c.from.hostname} is empty in the source: set credentials.hostname (api-xxxxxxxx.duosecurity.com), or DUO_API_HOST.` });
+  }
 
   const out: Record<string, unknown> = { credentials: cred };
   if (o.checkpointDir) out.checkpoint_dir = o.checkpointDir;

@@ -11,13 +11,14 @@ export interface Note {
   checkpointHint?: boolean;
 }
 
-export type SourceKind = 'dls' | 'dls-legacy' | 'devo-pre2' | 'devo-2';
+export type SourceKind = 'dls' | 'dls-legacy' | 'devo-pre2' | 'devo-2' | 'env';
 
 export const SOURCE_LABEL: Record<SourceKind, string> = {
   dls: 'duo_log_sync config (version 1.0.0: dls_settings/servers/account)',
   'dls-legacy': 'duo_log_sync config (old form: duoclient/logs/transport)',
   'devo-pre2': 'Devo Duo collector config (before 2.0: account ikey/skey/hostname)',
   'devo-2': 'Devo Duo collector config (2.0: credentials/services)',
+  env: 'environment variables (DUO_API_HOST, DUO_INTEGRATION_KEY, DUO_SECRET_KEY, *_SINCE_TIME)',
 };
 
 export interface Migration {
@@ -39,6 +40,8 @@ export interface Migration {
   notes: Note[];
   /** DLS: the source pulled MSP child accounts (the bridge's `msp` section), minus these ids. */
   msp?: { exclude: string[] };
+  /** The credentials stay in the environment (the bridge reads DUO_* itself): write none, add no per-key notes. */
+  envCredentials?: boolean;
   /** DLS: where its checkpoint files were (when checkpointing was on), for the import hint. */
   dlsCheckpointDir?: string;
 }

@@ -283,3 +283,29 @@ t.test('--help', async (t) => {
   t.equal(r.code, 0);
   t.match(r.stdout, /--import-checkpoints DLS_DIR/);
 });
+
+t.test('--from-env: DUO_* stay in the environment, *_SINCE_TIME in the units users know become starts', async (t) => {
+  const env = {
+    DUO_API_HOST: 'api-1a2b3c4d.duosecurity.com',
+    DUO_INTEGRATION_KEY: 'DIWJ8X6AEYOR5OMC6TQ1',
+    DUO_SECRET_KEY: SECRET,
+    ADMIN_SINCE_TIME: '1661022959',
+    AUTH_SINCE_TIME: '1661022959934',
+    TELEPHONY_SINCE_TIME: '1661022959', // seconds where milliseconds are meant: 10 digits can only be seconds
+  };
+  const r = await runBridge(['migrate-config', '--from-env'], { env });
+  t.equal(r.code, 0, 'exit 0', { stderr: r.stderr });
+  const cfg = parse(r.stdout) as Record<string, any>;
+  t.same(cfg.credentials, {}, 'no credential copied into the file');
+  t.notMatch(r.stdout + r.stderr, SECRET);
+  t.same(cfg.services, {
+    authentication: { start_datetime_utc: '2022-08-20T19:15:59.934Z' },
+    administrator: { start_datetime_utc: '2022-08-20T19:15:59.000Z' },
+    telephony: { start_datetime_utc: '2022-08-20T19:15:59.000Z' },
+  });
+  t.match(r.stdout.replace(/\n\s*#\s+/g, ' '), /TELEPHONY_SINCE_TIME is meant in milliseconds \(13 digits\), but 10 digits can only be seconds/);
+  const cc = await checkConfig(r.stdout, env);
+  t.equal(cc.code, 0, 'valid with the same environment', { stderr: cc.stderr });
+  const bad = await runBridge(['migrate-config', '--from-env', '--include-secret'], { env });
+  t.equal(bad.code, 2);
+});
