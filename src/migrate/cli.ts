@@ -197,7 +197,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         if (existsSync(file) && !force) throw new Usage(`${file} exists (the bridge already has a position there); add --force to replace it`);
         planned.push({ file, text: JSON.stringify(cp, null, 2) + '\n', summary: '' });
         const dupNote = c.kind.unit === 's' || !c.lastId ? ' (events DLS sent in that same second/ms may be sent again: DLS kept no ids)' : '';
-        report.push(`${f.name} (${c.meaning}) -> ${file}: resume at ${cp.position_utc} inclusive, skipping ${c.position.ids.length} id(s) [${how}]${dupNote}${f.child ? ` (MSP child account ${f.child})` : ''}`);
+        const posMs = c.kind.unit === 'ms' ? c.position.time : c.position.time * 1000;
+        const old = posMs < nowMs - 180 * 86_400_000 ? ' Warning: older than the 180 days Duo keeps; the bridge starts at the oldest event Duo still has, and what DLS never fetched before that is gone.' : '';
+        const parentOnly = m.msp && !f.child ? ' Note: with msp enabled the bridge pulls the child accounts only, so this parent-account checkpoint is not used.' : '';
+        report.push(`${f.name} (${c.meaning}) -> ${file}: resume at ${cp.position_utc} inclusive, skipping ${c.position.ids.length} id(s) [${how}]${dupNote}${f.child ? ` (MSP child account ${f.child})` : ''}.${old}${parentOnly}`);
         imported.push(`${c.log}${f.child ? ` (child ${f.child})` : ''} from ${f.name}, resuming at ${cp.position_utc}`);
       }
     } finally {

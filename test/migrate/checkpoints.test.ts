@@ -65,6 +65,7 @@ t.test('import through the CLI (offline): files, account, start, MSP child, UDP 
   t.match(r.stderr, /adminaction_checkpoint_data\.txt: not carried over: the administrator log is not enabled/);
   t.match(r.stderr, /auth_udp_failed_ingestion_logs\.txt: 3 event\(s\) DLS could not send over UDP/);
   t.match(r.stderr, /offline \(--offline\)/);
+  t.match(r.stderr, /older than the 180 days Duo keeps/, 'a position Duo no longer serves is pointed out');
   const text = readFileSync(to, 'utf8');
   t.match(text, /# migrate-config: DLS checkpoints imported from/);
   t.notMatch(text, /--import-checkpoints \/var\/lib/, 'the "how to import" hint is gone once imported');
