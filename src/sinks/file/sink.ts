@@ -210,7 +210,11 @@ export class FileSink implements Sink {
     const buf = Buffer.from(text, 'utf8');
     // Another log's line was cut by a crash: let that log complete it before anything else lands.
     const torn = this.#torn;
-    if (torn && torn.owner !== undefined && torn.owner !== batch.logType) await Promise.race([torn.resolved, delay(this.#c.tornWaitMs, signal)]);
+    if (torn && torn.owner !== undefined && torn.owner !== batch.logType) {
+      const d = delay(this.#c.tornWaitMs, signal);
+      await Promise.race([torn.resolved, d.promise]);
+      d.cancel();
+    }
     await this.#locked(() => this.#write(batch, buf));
   }
 
@@ -222,7 +226,9 @@ export class FileSink implements Sink {
     const prev = this.#intents.get(log);
     const mayBeResend = this.#unverified.delete(log);
     let at: number | undefined;
-    if (prev && prev.first === batch.events[0]!.id) at = prev.off;
+    // Only the first send of a log after a start or a failed write can be a resend: the
+    // pipeline never sends a batch twice otherwise (a twin administrator row is a real event).
+    if (prev && mayBeResend && prev.first === batch.events[0]!.id) at = prev.off;
     else if (prev && (mayBeResend || prev.last === batch.events[0]!.id) && hasNaturalId(batch.events[0]!)) {
       // After a restart the pipeline may resume inside the last region it wrote (it re-reads
       // the boundary): find the first event's line there. Only for events with Duo's own ids
@@ -492,16 +498,18 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
+function delay(ms: number, signal: AbortSignal): { promise: Promise<void>; cancel: () => void } {
+  let done!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    const t = setTimeout(() => done(), ms);
+    done = () => {
       clearTimeout(t);
       signal.removeEventListener('abort', done);
       resolve();
-    }
+    };
     signal.addEventListener('abort', done, { once: true });
   });
+  return { promise, cancel: () => done() };
 }
 
 function ioError(err: unknown, what: string, retryable: boolean): SinkError {
