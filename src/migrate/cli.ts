@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DuoClient } from '../duo/client.js';
 import { registerSecret } from '../obs/log.js';
+import { parseAccountList } from '../pipeline/accounts.js';
 import { writeAtomic } from '../pipeline/checkpoint.js';
 import { USER_AGENT } from '../version.js';
 import {
@@ -18,6 +19,7 @@ import {
   listDlsDir,
   resolveBoundary,
   type Converted,
+  type DuoGetter,
 } from './checkpoints.js';
 import { migrateEnv } from './env.js';
 import { accountFor, migrate, MigrateError, parseSource, render } from './index.js';
@@ -161,7 +163,27 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     let client: DuoClient | undefined;
     let offlineWhy = v.offline ? '--offline' : undefined;
     if (!offlineWhy && !(ikey && secret)) offlineWhy = 'no integration key and secret key to ask Duo with (set DUO_SECRET_KEY)';
-    if (!offlineWhy) client = new DuoClient({ ikey: ikey!, skey: secret!, hostname, proxy: m.proxy, timeoutMs: 30_000, userAgent: USER_AGENT });
+    const clients: DuoClient[] = [];
+    const newClient = (h: string) => {
+      const c = new DuoClient({ ikey: ikey!, skey: secret!, hostname: h, proxy: m.proxy, timeoutMs: 30_000, userAgent: USER_AGENT });
+      clients.push(c);
+      return c;
+    };
+    if (!offlineWhy) client = newClient(hostname);
+    // MSP child files: ask each child at its own api_hostname, with account_id (as the bridge will).
+    const childGetters = new Map<string, DuoGetter>();
+    let childWhy: string | undefined;
+    if (client && listed.files.some((f) => f.child)) {
+      try {
+        for (const a of parseAccountList(await client.post('/accounts/v1/account/list', {}))) {
+          const h = /^https?:\/\//i.test(a.apiHostname) || client.endpoint.scheme === 'https' ? a.apiHostname : `http://${a.apiHostname}`;
+          let cc: DuoClient | undefined;
+          childGetters.set(a.accountId, { get: (p, params) => (cc ??= newClient(h)).get(p, { ...params, account_id: a.accountId }) });
+        }
+      } catch (err) {
+        childWhy = `listing the child accounts failed (${redact((err as Error).message)})`;
+      }
+    }
     const imported: string[] = [];
     try {
       for (const f of listed.files) {
@@ -180,9 +202,11 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
           continue;
         }
         let how = 'offline';
-        if (client && c.lastId) {
+        const getter: DuoGetter | undefined = f.child ? childGetters.get(f.child) : client;
+        if (client && c.lastId && !getter) how = `offline (${childWhy ?? `${f.child} is not among the child accounts Duo lists`})`;
+        else if (getter && c.lastId) {
           try {
-            const exact = await resolveBoundary(client, c, nowMs);
+            const exact = await resolveBoundary(getter, c, nowMs);
             if (exact) {
               c = { ...c, position: exact };
               how = `asked Duo: ${exact.ids.length} event(s) at that ms already delivered`;
@@ -204,7 +228,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         imported.push(`${c.log}${f.child ? ` (child ${f.child})` : ''} from ${f.name}, resuming at ${cp.position_utc}`);
       }
     } finally {
-      client?.close();
+      for (const c of clients) c.close();
     }
     for (const u of listed.udpFailed) {
       if (u.lines) report.push(`${u.name}: ${u.lines} event(s) DLS could not send over UDP and never re-sent; they are before the imported position, so the bridge will not send them either. Send that file to your SIEM by hand if you need them.`);

@@ -217,6 +217,9 @@ function serverOutput(sv: Server, cef: boolean, notes: Note[]): Record<string, u
     return undefined;
   }
   const message = cef ? 'cef' : 'json';
+  if (sv.certFilepath && sv.protocol !== 'TCPSSL') {
+    notes.push({ at: 'output', text: `${sv.key} certificate (${sv.certFilepath}) not carried over: DLS read it for TCPSSL only, and this server is ${sv.protocol ?? 'not TCPSSL'}.` });
+  }
   const base = { type: 'syslog', host: sv.hostname, port: sv.port };
   const wire =
     'DLS wrote each event as a bare line with no syslog header; the bridge\'s syslog output puts an RFC 5424 header ' +
@@ -387,6 +390,7 @@ export function migrateDls(cfg: Record<string, unknown>, form: 'dls' | 'dls-lega
     text:
       `${d.checkpointing.directoryKey}${dir ? ` (${dir})` : ''} not carried over: DLS's <log>_checkpoint_data.txt files are not the bridge's format, and the bridge ` +
       'always keeps its own checkpoint (one JSON file per log, written after delivery) in checkpoint_dir. ' +
+      (form === 'dls-legacy' && d.checkpointing.enabled === false ? `Old DLS wrote those files even with ${d.checkpointing.enabledKey} False. ` : '') +
       (cpOn && dir
         ? `To continue exactly where DLS stopped, add --import-checkpoints ${dir} --checkpoint-dir DIR to migrate-config.`
         : `${d.checkpointing.enabledKey} was off, so DLS kept no position to import; the bridge starts at the configured start.`),

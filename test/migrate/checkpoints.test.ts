@@ -218,3 +218,49 @@ account:
   t.match(low.migrate.stderr, new RegExp(`asked Duo: ${K - firstAtK + 1} event\\(s\\) at that ms already delivered`));
   t.same(low.got.authentication, auth.slice(K + 1), 'a DLS ms 1 too low: still exactly the events after K');
 });
+
+t.test('end to end, MSP: per-child DLS checkpoints land where the bridge looks for each child, exactly', async (t) => {
+  const sim = await startSimulator({ events: { authentication: 0, administrator: 0, telephony: 0 }, msp: { children: 2, events: { authentication: 3000 } } });
+  t.teardown(() => sim.close());
+  const rx = await receiver();
+  t.teardown(() => rx.close());
+  const dls = path.join(dir, 'msp-dls');
+  mkdirSync(dls);
+  const cut: Record<string, number> = { [sim.children[0]!]: 1934, [sim.children[1]!]: 2999 - 10 };
+  for (const [child, k] of Object.entries(cut)) {
+    const a = JSON.parse(sim.expectedLines('authentication', child)[k]!) as Record<string, string>;
+    const ms = Math.trunc((isoToMicros(a.isotimestamp!) / 1e6) * 1000);
+    writeFileSync(path.join(dls, `auth_checkpoint_data_${child}.txt`), `["${ms}", "${a.txid}"]\n`);
+  }
+  const dlsConfig = path.join(dir, 'msp-dls.yml');
+  writeFileSync(
+    dlsConfig,
+    `version: '1.0.0'
+dls_settings:
+  checkpointing: {enabled: True, directory: '${dls}'}
+servers:
+  - {id: 'siem', hostname: '127.0.0.1', port: ${rx.port}, protocol: 'TCP'}
+account:
+  ikey: '${sim.ikey}'
+  skey: '${sim.skey}'
+  hostname: '${sim.hostname}'
+  endpoint_server_mappings:
+    - {endpoints: ['auth'], server: 'siem'}
+  is_msp: True
+`,
+  );
+  const to = path.join(dir, 'msp.yaml');
+  const m = await runBridge(['migrate-config', dlsConfig, to, '--import-checkpoints', dls, '--checkpoint-dir', path.join(dir, 'msp-state')]);
+  t.equal(m.code, 0, 'exit 0', { stderr: m.stderr });
+  t.equal((m.stderr.match(/asked Duo: \d+ event\(s\) at that ms/g) ?? []).length, 2, 'each child asked at its own host with account_id', { stderr: m.stderr });
+  const doc = parseDocument(readFileSync(to, 'utf8'));
+  doc.setIn(['api', 'request_interval_secs'], 0);
+  writeFileSync(to, doc.toString());
+  const r = await runBridge(['run', '--config', to, '--once'], { env: { DUO_SECRET_KEY: sim.skey } });
+  t.equal(r.code, 0, 'exit 0', { stderr: r.stderr });
+  await rx.drained();
+  for (const [child, k] of Object.entries(cut)) {
+    const got = rx.lines.filter((l) => (JSON.parse(l) as Record<string, string>).child_account_id === child);
+    t.same(got, sim.expectedLines('authentication', child).slice(k + 1), `child ${child}: exactly the events after its checkpoint`);
+  }
+});

@@ -143,7 +143,14 @@ t.test('old DLS form (duoclient/logs/transport), Linux', async (t) => {
   t.equal(o.cfg.poll_interval_secs, 300, 'polling.duration is minutes');
   t.same(Object.keys(o.cfg.services), ['authentication', 'administrator', 'telephony']);
   t.ok(near(o.cfg.services.administrator.start_datetime_utc, Date.now() - DAY), 'daysinpast 1');
-  assertNamed(t, o, ['logs.logDir (/tmp/duologsync.log) not carried over', 'logs.checkpointDir (/tmp)', '--import-checkpoints /tmp', 'duoclient.skey not written here']);
+  assertNamed(t, o, [
+    'logs.logDir (/tmp/duologsync.log) not carried over',
+    'logs.checkpointDir (/tmp)',
+    'even with recoverFromCheckpoint.enabled False',
+    '--import-checkpoints /tmp',
+    'duoclient.skey not written here',
+    'transport certificate (/tmp/selfsigned.cert) not carried over: DLS read it for TCPSSL only',
+  ]);
   const cc = await checkConfig(o.text);
   t.equal(cc.code, 0, "exit 0", { stderr: cc.stderr });
 });
