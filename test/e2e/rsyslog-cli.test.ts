@@ -107,3 +107,13 @@ t.test('over TLS with a SIGKILL mid-run, then --once: no event lost', async (t) 
   }
   t.comment(`lines repeated after the SIGKILL (resent unacknowledged batches): ${dups}`);
 });
+
+t.test('check-config refuses UDP without an oversize policy, naming the key and line', async (t) => {
+  const sim = { hostname: 'api-12345678.duosecurity.com', ikey: 'DIXXXXXXXXXXXXXXXXXX', skey: 'a'.repeat(40) };
+  const config = writeConfig(join(dir, 'udp-bad'), sim, { output: { type: 'syslog', host: '127.0.0.1', port: rs.udpPort, protocol: 'udp' } });
+  const r = await runBridge(['check-config', '--config', config]);
+  t.equal(r.code, 2, 'exit 2: bad config');
+  t.match(r.stderr + r.stdout, /config\.yaml:\d+: output\.udp_oversize: is required with protocol udp/);
+  const ok = writeConfig(join(dir, 'udp-ok'), sim, { output: { type: 'syslog', host: '127.0.0.1', port: rs.udpPort, protocol: 'udp', udp_oversize: 'tcp' } });
+  t.equal((await runBridge(['check-config', '--config', ok])).code, 0, 'with udp_oversize: tcp it is valid');
+});
