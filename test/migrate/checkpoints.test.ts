@@ -13,6 +13,7 @@ import { ROOT, runBridge } from '../helpers/bridge.js';
 import { startSimulator } from '../../src/sim/server.js';
 import { LOG_KINDS } from '../../src/duo/logs/index.js';
 import { convertValue } from '../../src/migrate/checkpoints.js';
+import { accountFor } from '../../src/migrate/index.js';
 import { isoToMicros } from '../../src/util/time.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-migrate-cp-'));
@@ -32,6 +33,7 @@ t.test('each DLS checkpoint value becomes the position of the last event DLS del
   t.throws(() => convertValue('telephony', `"${NOW + 3 * 86_400_000},${id}"`, NOW), /in the future.*UTC/, 'a future time (DLS on a non-UTC clock) is refused');
   t.throws(() => convertValue('auth', '{"x": 1}', NOW), /not a DLS checkpoint for auth/);
   t.throws(() => convertValue('auth', 'null', NOW), /empty/);
+  t.equal(accountFor('HTTPS://API-1A2B3C4D.duosecurity.com:443'), 'api-1a2b3c4d.duosecurity.com', 'the account as the bridge records it');
 });
 
 t.test('import through the CLI (offline): files, account, start, MSP child, UDP leftovers, refusal to overwrite', async (t) => {
@@ -263,4 +265,23 @@ account:
     const got = rx.lines.filter((l) => (JSON.parse(l) as Record<string, string>).child_account_id === child);
     t.same(got, sim.expectedLines('authentication', child).slice(k + 1), `child ${child}: exactly the events after its checkpoint`);
   }
+});
+
+t.test('asking Duo finds no such id near that time: the offline position stands, and says so', async (t) => {
+  const sim = await startSimulator({ events: { authentication: 500, administrator: 0, telephony: 0 } });
+  t.teardown(() => sim.close());
+  const a = JSON.parse(sim.expectedLines('authentication')[100]!) as Record<string, string>;
+  const ms = Math.floor(isoToMicros(a.isotimestamp!) / 1000);
+  const dls = path.join(dir, 'bogus-dls');
+  mkdirSync(dls);
+  writeFileSync(path.join(dls, 'auth_checkpoint_data.txt'), `["${ms}", "00000000-0000-4000-8000-00000000beef"]\n`);
+  const cfg = path.join(dir, 'bogus.yml');
+  writeFileSync(cfg, `version: '1.0.0'\nservers: [{id: s, hostname: 127.0.0.1, port: 1, protocol: TCP}]\naccount: {ikey: '${sim.ikey}', skey: '${sim.skey}', hostname: '${sim.hostname}', endpoint_server_mappings: [{endpoints: [auth], server: s}]}\n`);
+  const state = path.join(dir, 'bogus-state');
+  const r = await runBridge(['migrate-config', cfg, path.join(dir, 'bogus.yaml'), '--import-checkpoints', dls, '--checkpoint-dir', state]);
+  t.equal(r.code, 0, 'exit 0', { stderr: r.stderr });
+  t.match(r.stderr, /asked Duo, but it did not return that id near that time; offline position kept/);
+  const cp = JSON.parse(readFileSync(path.join(state, '127.0.0.1.authentication.json'), 'utf8'));
+  t.same(cp.position, { time: ms, ids: ['00000000-0000-4000-8000-00000000beef'] });
+  t.notMatch(r.stderr, sim.skey);
 });
