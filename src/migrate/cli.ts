@@ -59,7 +59,6 @@ class Usage extends Error {}
 interface Planned {
   file: string;
   text: string;
-  summary: string;
 }
 
 export async function migrateConfigMain(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -130,6 +129,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const secret = m.credentials.secretKey ?? env.DUO_SECRET_KEY;
   const redact = (s: string) => (secret && secret.length >= 8 ? s.split(secret).join('[REDACTED]') : s);
 
+  if (to && !fromEnv && path.resolve(to) === path.resolve(from)) throw new Usage('TO is FROM: write the bridge config somewhere else (the source stays as it is)');
   if (to && existsSync(to) && !force) throw new Usage(`${to} exists; add --force to overwrite it`);
   const secretFile = v['secret-key-file'] ? path.resolve(v['secret-key-file']) : undefined;
   if (secretFile) {
@@ -219,7 +219,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
         const cp = bridgeCheckpoint(c, acct, svc.start, nowMs, src, raw);
         const file = bridgeCheckpointFile(checkpointDir!, acct, c.log);
         if (existsSync(file) && !force) throw new Usage(`${file} exists (the bridge already has a position there); add --force to replace it`);
-        planned.push({ file, text: JSON.stringify(cp, null, 2) + '\n', summary: '' });
+        planned.push({ file, text: JSON.stringify(cp, null, 2) + '\n' });
         const dupNote = c.kind.unit === 's' || !c.lastId ? ' (events DLS sent in that same second/ms may be sent again: DLS kept no ids)' : '';
         const posMs = c.kind.unit === 'ms' ? c.position.time : c.position.time * 1000;
         const old = posMs < nowMs - 180 * 86_400_000 ? ' Warning: older than the 180 days Duo keeps; the bridge starts at the oldest event Duo still has, and what DLS never fetched before that is gone.' : '';

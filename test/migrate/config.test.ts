@@ -262,6 +262,7 @@ t.test('unreadable or unrecognised input: exit 2, a clear message, nothing writt
     [[], /needs FROM/],
     [[path.join(FIX, 'devo-2.yaml'), to, 'third'], /takes FROM and an optional TO/],
     [[path.join(FIX, 'devo-2.yaml'), '--bogus'], /Unknown option '--bogus'/],
+    [[path.join(FIX, 'devo-2.yaml'), path.join(FIX, 'devo-2.yaml'), '--force'], /TO is FROM/],
   ];
   for (const [args, re] of cases) {
     const r = await runBridge(['migrate-config', ...args]);
