@@ -135,7 +135,7 @@ t.test('end to end: DLS auth and telephony checkpoints imported, then run --once
   t.equal(auth.length, 3000);
 
   // Auth: DLS stopped at event K inside the simulator's 1500-event same-millisecond burst.
-  const K = 1934;
+  const K = 2434; // 1200 into the burst: the lookup has to page past 1000 events of one ms
   const kMs = msOf(auth[K]!, 'isotimestamp');
   const firstAtK = auth.findIndex((l) => msOf(l, 'isotimestamp') === kMs);
   t.ok(firstAtK < K - 100 && msOf(auth[K + 1]!, 'isotimestamp') === kMs, `K=${K} is inside a run of one ms (from ${firstAtK})`);
