@@ -69,6 +69,9 @@ export class SyslogSink implements Sink {
   async start(): Promise<void> {
     const c = this.#cfg;
     if (c.tls) this.#tlsOptions = await this.#loadTls();
+    if (c.tls && !c.tls.verify) {
+      this.#ctx.log.warn('TLS verification is off (output.tls.verify: false): anyone on the path can read and change the Duo logs. Give output.tls.ca_file instead.', { host: c.host });
+    }
     const streamProto = c.protocol === 'udp' ? (c.udpOversize === 'tcp' || c.udpOversize === 'tls' ? c.udpOversize : undefined) : c.protocol;
     if (streamProto) {
       this.#stream = new StreamConnection({
