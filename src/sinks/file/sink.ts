@@ -453,7 +453,7 @@ export class FileSink implements Sink {
 
 const NL = Buffer.from('\n');
 /** Lines remembered for repeat detection (~100 bytes of memory each). */
-const SEEN_MAX = 200_000;
+const SEEN_MAX = 50_000;
 
 function lineKey(line: Buffer): string {
   return createHash('sha1').update(line).digest('base64');
