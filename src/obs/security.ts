@@ -5,9 +5,9 @@
  * - certificate checks can be turned off only per output with `output.tls.verify: false`
  *   (the Duo connection has no such switch: only `api.ca_file`); each start with it off warns,
  *   and so does NODE_TLS_REJECT_UNAUTHORIZED=0, which turns them off for Duo too.
- * - the config file and any secret file it names (credentials.secret_key_file, output.*
- *   password/token/shared-key/private-key files) must not be readable by group or others
- *   (POSIX only: Windows has ACLs, not mode bits).
+ * - any secret file the config names (credentials.secret_key_file, output.* password, token,
+ *   shared-key and private-key files), and the config file itself when it holds a secret
+ *   inline, must not be readable by group or others (POSIX only: Windows has ACLs, not mode bits).
  */
 import { statSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,28 +33,36 @@ export function applyTlsFloor(): string | undefined {
 
 const SECRET_FILE_KEY = /secret|password|passwd|token|shared_key|private_key|key_file/i;
 
-/** Files the config names that hold secrets, resolved like the config resolves them. */
-export function secretFiles(configFile: string, env: NodeJS.ProcessEnv = process.env): { key: string; file: string }[] {
+const SECRET_VALUE_KEY = /secret|password|passwd|token|shared_key|private_key/i;
+
+/**
+ * What the config file holds that is secret: the files it names (resolved like the config
+ * resolves them) and the keys whose secret value is written inline.
+ */
+export function configSecrets(configFile: string, env: NodeJS.ProcessEnv = process.env): { files: { key: string; file: string }[]; inline: string[] } {
   let doc: unknown;
   try {
     doc = parse(readFileSync(configFile, 'utf8'));
   } catch {
-    return [];
+    return { files: [], inline: [] };
   }
   const base = path.dirname(path.resolve(configFile));
-  const out: { key: string; file: string }[] = [];
+  const files: { key: string; file: string }[] = [];
+  const inline: string[] = [];
   const walk = (v: unknown, at: string) => {
     if (!v || typeof v !== 'object' || Array.isArray(v)) return;
     for (const [k, x] of Object.entries(v)) {
       const key = at ? `${at}.${k}` : k;
-      if (typeof x === 'string' && /_file$/.test(k) && SECRET_FILE_KEY.test(k)) {
+      if (typeof x === 'string' && /_file$/.test(k)) {
+        if (!SECRET_FILE_KEY.test(k)) continue;
         const p = expandEnvPath(x, env);
-        if (p.value) out.push({ key, file: path.resolve(base, p.value) });
-      } else walk(x, key);
+        if (p.value) files.push({ key, file: path.resolve(base, p.value) });
+      } else if (typeof x === 'string' && x !== '' && SECRET_VALUE_KEY.test(k)) inline.push(key);
+      else walk(x, key);
     }
   };
   walk(doc, '');
-  return out;
+  return { files, inline };
 }
 
 /** Group/other read bits on `file`, or undefined when fine, unknown or not applicable. */
@@ -84,14 +92,17 @@ export function securityWarnings(cfg: BridgeConfig, configFile: string | undefin
     });
   }
   if (configFile) {
-    const files = [{ key: '(config file)', file: path.resolve(configFile) }, ...secretFiles(configFile, env)];
+    const { files, inline } = configSecrets(configFile, env);
+    // A config without a secret inside may be world-readable (e.g. systemd credentials hold the key).
+    const mode = inline.length ? looseMode(path.resolve(configFile)) : undefined;
+    if (mode)
+      w.push({
+        msg: `The config file holds a secret (${inline.join(', ')}) and can be read by other users (mode ${mode}); restrict it (chmod 600, owned by the bridge's user) or move the secret to a file of its own (secret_key_file).`,
+        fields: { file: path.resolve(configFile), mode },
+      });
     for (const f of files) {
-      const mode = looseMode(f.file);
-      if (mode)
-        w.push({
-          msg: `${f.key === '(config file)' ? 'The config file' : `The secret file (${f.key})`} can be read by other users (mode ${mode}); restrict it, e.g. chmod 600 and owned by the bridge's user.`,
-          fields: { file: f.file, mode },
-        });
+      const m = looseMode(f.file);
+      if (m) w.push({ msg: `The secret file named by ${f.key} can be read by other users (mode ${m}); restrict it, e.g. chmod 600 and owned by the bridge's user.`, fields: { file: f.file, mode: m } });
     }
   }
   return w;
