@@ -147,3 +147,46 @@ await t.test('cef over tcp: rsyslog stores a CEF line that parses back to the or
   t.equal(p.ext.rt, String(Math.floor(base / 1000)));
   for (const r of got) t.equal(Number(parseCef(r.msg).ext.rt) * 1000, Math.floor(rfc3339ToUs(r.time) / 1000) * 1000, `${r.msgId}: rt = header time (ms)`);
 });
+
+await t.test('rsyslog restarted: the TCP and TLS outputs notice, back off, reconnect on the same port, and count nothing sent to a dead receiver', async (t) => {
+  const rdir = join(dir, 'restart');
+  const current = { rs: await startRsyslog(rdir, { certs }) };
+  const ports = { udp: current.rs.udpPort, tcp: current.rs.tcpPort, tls: current.rs.tlsPort! };
+  t.teardown(() => current.rs.stop());
+  for (const proto of ['tcp', 'tls'] as const) {
+    const appName = `dlb-restart-${proto}`;
+    const s = makeSink({
+      host: '127.0.0.1', hostname: HOST, app_name: appName, protocol: proto, port: proto === 'tcp' ? ports.tcp : ports.tls,
+      tls: proto === 'tls' ? { ca_file: certs.ca } : undefined, reconnect: { min_secs: 0.1, max_secs: 0.5 },
+    });
+    await s.start();
+    const before = authEvent(base, 10);
+    await s.send({ logType: 'authentication', account: 'a', events: [before] }, never);
+    await current.rs.waitFor(1, appName);
+    // The receiver goes away, and comes back on the same port 0.7 s later.
+    await current.rs.stop();
+    const restart = new Promise<void>((resolve) =>
+      setTimeout(async () => {
+        current.rs = await startRsyslog(rdir, { certs, ports });
+        resolve();
+      }, 700),
+    );
+    const batch = [authEvent(base + 2, 11), authEvent(base + 3, 12)];
+    let failures = 0;
+    for (;;) {
+      try {
+        await s.send({ logType: 'authentication', account: 'a', events: batch }, never);
+        break;
+      } catch (err) {
+        failures++;
+        t.equal((err as { retryable?: boolean }).retryable, true, `${proto}: retryable while the receiver is down`);
+        if (failures > 50) throw err;
+      }
+    }
+    await restart;
+    await s.close(1000);
+    const got = await current.rs.waitFor(3, appName);
+    t.ok(failures >= 1, `${proto}: sends failed (${failures}) while rsyslog was down, none counted as delivered`);
+    t.same(got.map((r) => r.msg), [before, ...batch].map((e) => e.json), `${proto}: the batch sent after the restart arrived whole on a new connection`);
+  }
+});

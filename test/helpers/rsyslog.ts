@@ -93,12 +93,16 @@ export interface Rsyslog {
  * imtcp input using the gtls driver when `certs` is given (`tlsAuth` x509/certvalid asks the
  * client for a certificate). `maxMessageSize` is raised (default 64k) so 8 KB events fit.
  */
-export async function startRsyslog(dir: string, opts: { certs?: Certs; tlsAuth?: 'anon' | 'x509/certvalid'; maxMessageSize?: string } = {}): Promise<Rsyslog> {
+export async function startRsyslog(
+  dir: string,
+  opts: { certs?: Certs; tlsAuth?: 'anon' | 'x509/certvalid'; maxMessageSize?: string; ports?: { udp: number; tcp: number; tls?: number } } = {},
+): Promise<Rsyslog> {
   if (!RSYSLOGD) throw new Error('rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls)');
   mkdirSync(join(dir, 'work'), { recursive: true });
-  const udpPort = await freePort();
-  const tcpPort = await freePort();
-  const tlsPort = opts.certs ? await freePort() : undefined;
+  // Fixed ports let a test restart "the same" receiver.
+  const udpPort = opts.ports?.udp ?? (await freePort());
+  const tcpPort = opts.ports?.tcp ?? (await freePort());
+  const tlsPort = opts.certs ? (opts.ports?.tls ?? (await freePort())) : undefined;
   const outFile = join(dir, 'received.log');
   const conf = join(dir, 'rsyslog.conf');
   const c = opts.certs;
