@@ -29,6 +29,8 @@ Usage:
                                                 P serves /metrics, /healthz, /readyz (host default 127.0.0.1)
   duo-log-bridge status --config FILE [--json]  every log's checkpoint, age, lag and last error, from the files only
   duo-log-bridge check-config --config FILE     validate and print the effective config, secrets redacted
+  duo-log-bridge migrate-config FROM [TO]       turn a duo_log_sync or Devo collector config into a bridge config
+                                                (--import-checkpoints DLS_DIR --checkpoint-dir DIR carries DLS positions over)
   duo-log-bridge demo [--events N] [--once]     run against a built-in Duo API simulator (no credentials needed)
   duo-log-bridge sim [--port P] [--events N] [--rate-limit R] [--faults RATE]
                                                 run the simulator alone and print its credentials

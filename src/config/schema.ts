@@ -11,6 +11,7 @@ import { parseUtcDatetime } from '../util/time.js';
 import { registerSecret } from '../obs/log.js';
 import { SINKS } from '../sinks/registry.js';
 import { closest, type ConfigReader } from './reader.js';
+import { START_ENV, sinceToIso } from './env-starts.js';
 import { parseShard, type Shard } from '../util/shard.js';
 import { expandEnvPath } from './env-path.js';
 
@@ -69,6 +70,19 @@ export const DEFAULTS = {
 };
 
 const IKEY = /^DI[0-9A-Z]{18}$/;
+
+/** The start for `log` from AUTH_/ADMIN_/TELEPHONY_SINCE_TIME, '' when unset; a bad value is a config problem. */
+function startFromEnv(log: string, env: NodeJS.ProcessEnv, r: ConfigReader): string {
+  const entry = START_ENV.find(([, l]) => l === log);
+  const raw = entry ? env[entry[0]] : undefined;
+  if (!entry || raw === undefined || raw === '') return '';
+  const got = sinceToIso(raw);
+  if ('error' in got) {
+    r.problem([], `environment variable ${entry[0]}: ${got.error}`);
+    return '';
+  }
+  return got.iso;
+}
 
 export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: string): BridgeConfig {
   const cred = r.obj('credentials');
@@ -156,7 +170,7 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
       const svc = s.value[name] === null ? undefined : s.obj(name);
       if (s.value[name] === null) s.raw(name);
       const enabled = svc?.bool('enabled', { default: true }) ?? true;
-      const start = svc?.str('start_datetime_utc') ?? '';
+      const start = svc?.str('start_datetime_utc') ?? startFromEnv(name, env, s);
       let startMs: number | undefined;
       if (start) {
         startMs = parseUtcDatetime(start);
@@ -171,7 +185,10 @@ export function readConfig(r: ConfigReader, env: NodeJS.ProcessEnv, baseDir: str
     s.finish();
     if (!Object.values(services).some((x) => x.enabled)) s.problem(s.path, `enables no log; add at least one of ${names.join(', ')}`);
   } else {
-    for (const name of DEFAULT_LOGS) services[name] = { enabled: true, startDatetimeUtc: '', startMs: undefined };
+    for (const name of DEFAULT_LOGS) {
+      const start = startFromEnv(name, env, r);
+      services[name] = { enabled: true, startDatetimeUtc: start, startMs: start ? parseUtcDatetime(start) : undefined };
+    }
   }
 
   const o = r.obj('output');

@@ -2,17 +2,15 @@
  * Environment-variable setups (container collectors, Observo's Duo script): DUO_API_HOST,
  * DUO_INTEGRATION_KEY, DUO_SECRET_KEY and per-log start times in the units those users know:
  * ADMIN_SINCE_TIME in seconds, AUTH_SINCE_TIME and TELEPHONY_SINCE_TIME in milliseconds.
- * The bridge reads the three credentials from the same variables at run time, so they stay in
- * the environment (never copied into the file); the start times become start_datetime_utc.
+ * The bridge reads all of them at run time too (src/config/env-starts.ts); migrating writes the
+ * start times into start_datetime_utc so the config says them, and leaves the credentials in the
+ * environment (never copied into the file).
  * Pure: the environment comes in as a plain object.
  */
 import type { Migration, Note } from './types.js';
+import { START_ENV } from '../config/env-starts.js';
 
-const SINCE: [string, string, 's' | 'ms'][] = [
-  ['AUTH_SINCE_TIME', 'authentication', 'ms'],
-  ['ADMIN_SINCE_TIME', 'administrator', 's'],
-  ['TELEPHONY_SINCE_TIME', 'telephony', 'ms'],
-];
+const SINCE = START_ENV;
 
 /** The variables this reads (for detection and messages). */
 export const ENV_NAMES = ['DUO_API_HOST', 'DUO_INTEGRATION_KEY', 'DUO_SECRET_KEY', ...SINCE.map((s) => s[0])];

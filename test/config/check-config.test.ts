@@ -98,3 +98,24 @@ t.test('secrets from a file or the environment; DUO_* variables fill the credent
   t.same(Object.keys(env.services), ['administrator']);
   t.throws(() => loadConfigText('services: {administrator: {}}\n', 'y.yaml', {}), ConfigError);
 });
+
+t.test('per-log start times from the environment, in the units users know', async (t) => {
+  const base = GOOD.replace(/services:[\s\S]*$/, '');
+  const cfg = loadConfigText(base, 'z.yaml', { ADMIN_SINCE_TIME: '1782864000', AUTH_SINCE_TIME: '1782864000123', TELEPHONY_SINCE_TIME: '1782864000' });
+  t.equal(cfg.services.administrator!.startDatetimeUtc, '2026-07-01T00:00:00.000Z', 'administrator: seconds');
+  t.equal(cfg.services.authentication!.startDatetimeUtc, '2026-07-01T00:00:00.123Z', 'authentication: milliseconds');
+  t.equal(cfg.services.telephony!.startDatetimeUtc, '2026-07-01T00:00:00.000Z', 'a 10-digit value is seconds whatever the name says');
+  const withFile = loadConfigText(GOOD, 'z.yaml', { AUTH_SINCE_TIME: '1782864000123' });
+  t.equal(withFile.services.authentication!.startDatetimeUtc, '2026-07-01T00:00:00.000Z', 'the config file wins');
+  t.throws(() => loadConfigText(base, 'z.yaml', { AUTH_SINCE_TIME: 'yesterday' }), /AUTH_SINCE_TIME: "yesterday" is not a Unix time/);
+});
+
+t.test('examples/config.yaml is valid once its secret file exists', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL('../../examples/config.yaml', import.meta.url), 'utf8');
+  const secretFile = path.join(dir, 'example-skey');
+  writeFileSync(secretFile, SECRET);
+  const cfg = loadConfigText(text.replace('/etc/duo-log-bridge/skey', secretFile), 'examples/config.yaml', {});
+  t.equal(cfg.api.requestIntervalSecs, 30);
+  t.equal(cfg.services.authentication!.startDatetimeUtc, '2026-07-01T00:00:00.000Z');
+});
