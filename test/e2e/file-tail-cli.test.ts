@@ -21,13 +21,13 @@ t.test('run into a rotating file under tail -F, SIGKILL twice: each event read o
   const out = join(dir, 'out');
   mkdirSync(out);
   const path = join(out, 'duo.ndjson');
-  // Paced (one Duo request per log every 0.25 s) so that each file lives a few hundred ms:
+  // Paced (one Duo request per log every 0.4 s) so that each file lives a few hundred ms:
   // `tail -F` follows a NAME, and a file that is created and rotated away before tail reopens
-  // the name is never read by it (at full speed the bridge fills 2 MB in ~50 ms; real
+  // the name is never read by it (at full speed the bridge fills 2.5 MB in ~60 ms; real
   // rotations are 100 MB or a day apart). The sink is not paced: the files are checked too.
   const config = writeConfig(dir, sim, {
-    api: { request_interval_secs: 0.25, backoff_initial_secs: 0.05, backoff_max_secs: 0.5 },
-    output: { type: 'file', path, rotate: { max_bytes: 2_000_000, keep: 100 }, mode: '0640' },
+    api: { request_interval_secs: 0.4, backoff_initial_secs: 0.05, backoff_max_secs: 0.5 },
+    output: { type: 'file', path, rotate: { max_bytes: 2_500_000, keep: 100 }, mode: '0640' },
   });
   writeFileSync(path, '', { mode: 0o640 }); // the tailer is set up on an existing file
   let tailOut = '';

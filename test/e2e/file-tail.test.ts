@@ -47,7 +47,9 @@ async function child(): Promise<void> {
     renameSync(ck + '.tmp', ck);
     acked += evs.length;
     process.stdout.write(`acked ${acked}\n`);
-    await new Promise((r) => setTimeout(r, 10));
+    // Each file lives a few batches (~150 ms): tail -F follows a name, and a file created and
+    // rotated away before tail reopens the name is never read by it.
+    await new Promise((r) => setTimeout(r, 50));
   }
   await sink.close();
   process.exit(0);
