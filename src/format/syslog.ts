@@ -11,7 +11,8 @@
  * exact time always travels inside the message (the JSON's own fields, CEF `rt`).
  */
 
-export type SyslogFormat = 'rfc5424' | 'rfc3164';
+/** `none`: no header, the message alone (what duo_log_sync sends; for receivers built for it). */
+export type SyslogFormat = 'rfc5424' | 'rfc3164' | 'none';
 export type Framing = 'octet-counting' | 'lf';
 
 export const FACILITIES: Readonly<Record<string, number>> = {
@@ -97,6 +98,7 @@ export function headerField(v: string | undefined, max: number): string {
  * `msgId` is the log type (RFC 5424 MSGID; RFC 3164 has no such field).
  */
 export function encodeSyslog(h: SyslogHeader, timeUs: number, msgId: string, message: string): string {
+  if (h.format === 'none') return message;
   const pri = `<${h.facility * 8 + h.severity}>`;
   if (h.format === 'rfc5424') {
     return `${pri}1 ${rfc5424Time(timeUs)} ${headerField(h.hostname, 255)} ${headerField(h.appName, 48)} ${headerField(h.procId, 128)} ${headerField(msgId, 32)} - ${message}`;

@@ -220,12 +220,11 @@ function serverOutput(sv: Server, cef: boolean, notes: Note[]): Record<string, u
   if (sv.certFilepath && sv.protocol !== 'TCPSSL') {
     notes.push({ at: 'output', text: `${sv.key} certificate (${sv.certFilepath}) not carried over: DLS read it for TCPSSL only, and this server is ${sv.protocol ?? 'not TCPSSL'}.` });
   }
-  const base = { type: 'syslog', host: sv.hostname, port: sv.port };
+  // format: none sends each event as DLS did: the bare line, no syslog header, so the receiver and its rules keep working.
+  const base = { type: 'syslog', host: sv.hostname, port: sv.port, format: 'none' };
   const wire =
-    'DLS wrote each event as a bare line with no syslog header; the bridge\'s syslog output puts an RFC 5424 header ' +
-    `in front of the same ${cef ? 'CEF' : 'JSON'} line. A syslog input (rsyslog, syslog-ng, a SIEM syslog port) takes it as is. ` +
-    'If the receiver parses bare JSON lines (Fluentd in_tcp, Logstash json_lines), use output type forward (Fluentd) or vector, ' +
-    'or run the bridge with output stdout into your own shipper.';
+    `DLS wrote each event as a bare ${cef ? 'CEF' : 'JSON'} line with no syslog header; format: none keeps exactly that. ` +
+    'Set format: rfc5424 (or rfc3164) if the receiver parses syslog and you want the event time and host in a header.';
   switch (sv.protocol) {
     case 'TCP':
       notes.push({ at: 'output', text: `${sv.key} (TCP to ${sv.hostname}:${sv.port}) carried as a syslog output over TCP, one event per line (framing lf). ${wire}` });

@@ -68,3 +68,10 @@ t.test('octet counting counts bytes, not characters; LF framing refuses a raw LF
   t.throws(() => frame('a\nb', 'lf'), /octet-counting/);
   t.equal(frame('a\nb', 'octet-counting').toString(), '3 a\nb');
 });
+
+t.test('format none: the message alone, as duo_log_sync sends it, framed as configured', async (t) => {
+  const m = encodeSyslog({ format: 'none', facility: 4, severity: 6, hostname: 'bridge01', appName: 'duo-log-bridge' }, 1_700_000_000_000_000, 'authentication', '{"a":1}');
+  t.equal(m, '{"a":1}');
+  t.equal(frame(m, 'lf').toString(), '{"a":1}\n');
+  t.equal(frame(m, 'octet-counting').toString(), '7 {"a":1}');
+});

@@ -84,7 +84,7 @@ t.test('the template filled in (comments kept): TCPSSL + TCP servers, adminactio
   t.equal(o.code, 0, "exit 0", { stderr: o.stderr });
   t.same(o.cfg.credentials, { integration_key: 'DIWJ8X6AEYOR5OMC6TQ1', hostname: 'api-1a2b3c4d.duosecurity.com' });
   t.notMatch(o.text + o.stderr, SECRET, 'the secret is not in the config, its comments or messages');
-  t.same(o.cfg.output, { type: 'syslog', host: 'siem.corp.example.com', port: 6514, protocol: 'tls', framing: 'lf', message: 'json', tls: { ca_file: '/etc/duologsync/siem-ca.pem' } });
+  t.same(o.cfg.output, { type: 'syslog', format: 'none', host: 'siem.corp.example.com', port: 6514, protocol: 'tls', framing: 'lf', message: 'json', tls: { ca_file: '/etc/duologsync/siem-ca.pem' } });
   t.same(Object.keys(o.cfg.services), ['authentication', 'administrator', 'telephony']);
   t.equal(o.cfg.poll_interval_secs, 300);
   const start = o.cfg.services.authentication.start_datetime_utc as string;
@@ -105,13 +105,13 @@ t.test('DLS 2.x config: proxy, trust monitor and activity, TCP to a Splunk forwa
   const o = await migrate('dls-config.yml');
   t.equal(o.code, 0, "exit 0", { stderr: o.stderr });
   t.same(o.cfg.api, { proxy: 'http://proxy.corp.example.com:3128' });
-  t.same(o.cfg.output, { type: 'syslog', host: 'splunk-hf01.corp.example.com', port: 5514, protocol: 'tcp', framing: 'lf', message: 'json' });
+  t.same(o.cfg.output, { type: 'syslog', format: 'none', host: 'splunk-hf01.corp.example.com', port: 5514, protocol: 'tcp', framing: 'lf', message: 'json' });
   const expected = ['authentication', 'telephony', ...(LOG_KINDS.trust_monitor ? ['trust_monitor'] : []), ...(LOG_KINDS.activity ? ['activity'] : [])];
   t.same(Object.keys(o.cfg.services), expected, 'trust monitor and activity carried when the bridge pulls them');
   if (!LOG_KINDS.trust_monitor) assertNamed(t, o, ['endpoint trustmonitor not carried over']);
   if (!LOG_KINDS.activity) assertNamed(t, o, ['endpoint activity not carried over']);
   t.ok(near(o.cfg.services.authentication.start_datetime_utc, Date.now() - 7 * DAY));
-  assertNamed(t, o, ['RFC 5424 header', 'Fluentd in_tcp', 'dls_settings.log_filepath (/var/log/duologsync/duologsync.log)', 'dls_settings.proxy.proxy_server']);
+  assertNamed(t, o, ['format: none keeps exactly that', 'format: rfc5424', 'dls_settings.log_filepath (/var/log/duologsync/duologsync.log)', 'dls_settings.proxy.proxy_server']);
   const cc = await checkConfig(o.text);
   t.equal(cc.code, 0, "exit 0", { stderr: cc.stderr });
 });
@@ -120,7 +120,7 @@ t.test('DLS MSP + CEF + UDP', async (t) => {
   const o = await migrate('dls-msp-cef-udp.yml');
   t.equal(o.code, 0, "exit 0", { stderr: o.stderr });
   t.notMatch(o.text + o.stderr, MSP_SECRET);
-  t.same(o.cfg.output, { type: 'syslog', host: '192.0.2.10', port: 514, protocol: 'udp', message: 'cef', udp_max_bytes: 65507, udp_oversize: 'refuse' });
+  t.same(o.cfg.output, { type: 'syslog', format: 'none', host: '192.0.2.10', port: 514, protocol: 'udp', message: 'cef', udp_max_bytes: 65507, udp_oversize: 'refuse' });
   t.equal(o.cfg.poll_interval_secs, 120, 'timeout 60 was raised to 120 by DLS');
   t.same(o.cfg.msp, { enabled: true, exclude_accounts: ['DA1B2C3D4E5F6G7H8I9J'] });
   assertNamed(t, o, [
@@ -139,7 +139,7 @@ t.test('old DLS form (duoclient/logs/transport), Linux', async (t) => {
   t.equal(o.code, 0, "exit 0", { stderr: o.stderr });
   t.match(o.stderr, /as dls-legacy;/);
   t.same(o.cfg.credentials, { integration_key: 'DIWJ8X6AEYOR5OMC6TQ1', hostname: 'api-1a2b3c4d.duosecurity.com' });
-  t.same(o.cfg.output, { type: 'syslog', host: 'localhost', port: 8888, protocol: 'tcp', framing: 'lf', message: 'json' }, 'certFile* ignored for TCP, as DLS did');
+  t.same(o.cfg.output, { type: 'syslog', format: 'none', host: 'localhost', port: 8888, protocol: 'tcp', framing: 'lf', message: 'json' }, 'certFile* ignored for TCP, as DLS did');
   t.equal(o.cfg.poll_interval_secs, 300, 'polling.duration is minutes');
   t.same(Object.keys(o.cfg.services), ['authentication', 'administrator', 'telephony']);
   t.ok(near(o.cfg.services.administrator.start_datetime_utc, Date.now() - DAY), 'daysinpast 1');

@@ -54,7 +54,7 @@ export function parseSyslogConfig(r: ConfigReader): SyslogConfig {
   const host = r.str('host', { required: true }) ?? '';
   const protocol = r.oneOf('protocol', ['udp', 'tcp', 'tls'] as const, { default: 'tcp' })!;
   const port = r.int('port', { min: 1, max: 65535, default: protocol === 'tls' ? 6514 : 514 })!;
-  const format = r.oneOf('format', ['rfc5424', 'rfc3164'] as const, { default: 'rfc5424' })!;
+  const format = r.oneOf('format', ['rfc5424', 'rfc3164', 'none'] as const, { default: 'rfc5424' })!;
   const framingGiven = r.has('framing');
   // RFC 5425 makes octet counting mandatory over TLS; over plain TCP legacy SIEMs expect LF.
   const framing = r.oneOf('framing', ['octet-counting', 'lf'] as const, { default: protocol === 'tls' ? 'octet-counting' : 'lf' })!;
