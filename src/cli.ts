@@ -116,8 +116,8 @@ async function cmdStatus(argv: string[]): Promise<number> {
   const v = args(argv, { config: { type: 'string', short: 'c' }, json: { type: 'boolean' } });
   if (v.help) return help();
   if (!v.config) throw new UsageError('status needs --config FILE');
-  const cfg = loadConfigFile(v.config);
-  const { collectStatus, formatStatus } = await import('./obs/status.js');
+  const { collectStatus, formatStatus, loadStatusConfig } = await import('./obs/status.js');
+  const cfg = loadStatusConfig(v.config);
   const rows = collectStatus(cfg);
   process.stdout.write(v.json ? JSON.stringify({ checkpoint_dir: cfg.checkpointDir, logs: rows }, null, 2) + '\n' : formatStatus(rows, cfg.checkpointDir));
   return 0;

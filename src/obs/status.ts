@@ -13,7 +13,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { BridgeConfig } from '../config/schema.js';
+import { loadConfigFile, loadConfigText } from '../config/load.js';
+import { ConfigError } from '../errors.js';
 import { parseEndpoint } from '../duo/client.js';
 import { accountSlug, writeAtomic, type Checkpoint } from '../pipeline/checkpoint.js';
 import type { LogStats } from '../pipeline/stats.js';
@@ -21,6 +24,24 @@ import { redact, type Logger } from './log.js';
 import { humanDuration } from './progress.js';
 
 export const STATUS_VERSION = 1;
+
+/**
+ * The config as `status` needs it: everything but the secret. The secret key is not needed to
+ * read files, and the operator running `status` often cannot read it (systemd's
+ * $CREDENTIALS_DIRECTORY exists only inside the service; a root-only key file).
+ */
+export function loadStatusConfig(file: string, env: NodeJS.ProcessEnv = process.env): BridgeConfig {
+  try {
+    return loadConfigFile(file, env);
+  } catch (err) {
+    // Only problems with the secret itself are set aside; any other problem is reported as usual.
+    if (!(err instanceof ConfigError) || !err.problems.every((p) => /^credentials\.secret_key(_file)?$/.test(p.key))) throw err;
+    const doc = parseYaml(readFileSync(file, 'utf8')) as { credentials: Record<string, unknown> };
+    delete doc.credentials.secret_key_file;
+    doc.credentials.secret_key = 'status-does-not-read-the-secret-key-0000';
+    return loadConfigText(stringifyYaml(doc), file, env);
+  }
+}
 
 export interface StatusFileLog {
   account: string;

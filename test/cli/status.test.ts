@@ -87,3 +87,22 @@ t.test('status usage errors', async (t) => {
   const bad = await runBridge(['status', '--config', path.join(tmp(), 'missing.yaml')]);
   t.equal(bad.code, 2);
 });
+
+t.test('status does not need the secret (systemd credentials exist only inside the service); other config errors still count', async (t) => {
+  const sim = await startSimulator({ events: { authentication: 200, administrator: 200, telephony: 200 } });
+  t.teardown(() => sim.close());
+  const dir = tmp();
+  const creds = path.join(dir, 'creds');
+  (await import('node:fs')).mkdirSync(creds);
+  writeFileSync(path.join(creds, 'duo_secret_key'), sim.skey, { mode: 0o600 });
+  const config = writeConfig(dir, sim, { credentials: { integration_key: sim.ikey, secret_key_file: '${CREDENTIALS_DIRECTORY}/duo_secret_key', hostname: sim.hostname } });
+  t.equal((await runBridge(['run', '--config', config, '--once'], { env: { CREDENTIALS_DIRECTORY: creds } })).code, 0);
+  const r = await runBridge(['status', '--config', config, '--json'], { env: { CREDENTIALS_DIRECTORY: '' } });
+  t.equal(r.code, 0, r.stderr);
+  t.same(JSON.parse(r.stdout).logs.map((l: { events_delivered: number }) => l.events_delivered), [200, 200, 200], 'read without the secret');
+  t.notMatch(r.stdout + r.stderr, /status-does-not-read/, 'the placeholder is never shown');
+  const broken = writeConfig(tmp(), sim, { poll_interval_secs: -5, credentials: { integration_key: sim.ikey, secret_key_file: '${CREDENTIALS_DIRECTORY}/duo_secret_key', hostname: sim.hostname } });
+  const b = await runBridge(['status', '--config', broken], { env: { CREDENTIALS_DIRECTORY: '' } });
+  t.equal(b.code, 2);
+  t.match(b.stderr, /poll_interval_secs/);
+});
