@@ -1,5 +1,5 @@
 /**
- * The README's CEF mapping table (docs-drafts/syslog.md) is written from CEF_MAPPINGS, the
+ * The README's CEF mapping table is written from CEF_MAPPINGS, the
  * same data cefLine() uses: this test fails when the two drift apart.
  * `DLB_WRITE_CEF_TABLE=1 npx tap test/format/cef-doc.test.ts` rewrites the table in place.
  */
@@ -11,7 +11,7 @@ export function cefTable(): string {
   let out = '';
   for (const m of CEF_MAPPINGS) {
     const name = m.logTypes[0] === '*' ? 'Any other log type' : m.logTypes.map((x) => '`' + x + '`').join(', ');
-    out += `\n#### ${name}\n\nSignature (Device Event Class ID): ${m.signatureFrom}. Severity: ${m.severityFrom}.\n\n| CEF key | Label | From |\n|---|---|---|\n`;
+    out += `\n###### ${name}\n\nSignature (Device Event Class ID): ${m.signatureFrom}. Severity: ${m.severityFrom}.\n\n| CEF key | Label | From |\n|---|---|---|\n`;
     for (const f of m.fields) out += `| \`${f.key}\` | ${f.label ? '`' + f.label + '`' : ''} | ${f.from} |\n`;
   }
   return out;
@@ -19,7 +19,7 @@ export function cefTable(): string {
 
 const BEGIN = '<!-- cef-table:begin (generated from src/format/cef.ts by test/format/cef-doc.test.ts) -->';
 const END = '<!-- cef-table:end -->';
-const file = new URL('../../docs-drafts/syslog.md', import.meta.url);
+const file = new URL('../../README.md', import.meta.url);
 const doc = readFileSync(file, 'utf8');
 const a = doc.indexOf(BEGIN);
 const b = doc.indexOf(END);
