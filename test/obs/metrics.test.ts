@@ -136,6 +136,31 @@ t.test('/readyz is 503 while Duo refuses the credentials, and the 401s are count
   t.equal((await child.result).code, 0);
 });
 
+t.test('/readyz is 503 while the output is not reachable (Vector down); Duo already accepted', async (t) => {
+  const sim = await startSimulator({ events: { authentication: 100, administrator: 100, telephony: 100 } });
+  t.teardown(() => sim.close());
+  const net = await import('node:net');
+  const closed = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const deadPort = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r)); // nothing listens there now
+  const config = writeConfig(tmp(), sim, { output: { type: 'vector', address: `127.0.0.1:${deadPort}` } });
+  let stderr = '';
+  const child = spawnBridge(['run', '--config', config, '--metrics-port', '0']);
+  child.stderr!.on('data', (d: string) => (stderr += d));
+  t.teardown(() => child.kill('SIGKILL'));
+  const port = await portOf(() => stderr);
+  const ready = await get(port, '/readyz');
+  t.equal(ready.status, 503);
+  t.match(JSON.parse(ready.text).reasons.join(' | '), /the vector output has not started \(destination not reachable yet\)/);
+  const mm = parseMetrics((await get(port, '/metrics')).text);
+  t.equal(mm.get('duo_log_bridge_sink_up{sink="vector"}'), 0);
+  t.equal(mm.get('duo_log_bridge_ready'), 0);
+  t.equal((await get(port, '/healthz')).status, 200, 'alive all the same');
+  child.kill('SIGTERM');
+  await child.result;
+});
+
 t.test('the endpoint listens on loopback by default; a port in use is a clear exit 1', async (t) => {
   const sim = await startSimulator({ events: { authentication: 10, administrator: 10, telephony: 10 } });
   t.teardown(() => sim.close());
