@@ -39,8 +39,37 @@ function positionMs(st: LogStats): number | undefined {
   return LOG_KINDS[st.log]?.unit === 's' ? st.position.time * 1000 : st.position.time;
 }
 
-/** One line: every log's delivered count, rate, lag and estimate. `rates` are events/s per log. */
-export function formatSummary(stats: readonly LogStats[], now: number, rates: Record<string, number> = {}): string {
+/**
+ * Several accounts (MSP): one entry per log type, summed (delivered, rate), the worst of the
+ * accounts for lag and estimate, "caught up" only when every account is.
+ */
+function perLogType(stats: readonly LogStats[], rates: Record<string, number>): { stats: LogStats[]; rates: Record<string, number> } {
+  const by = new Map<string, LogStats>();
+  const outRates: Record<string, number> = {};
+  for (const st of stats) {
+    const key = `${st.account}\u0000${st.log}`;
+    const r = rates[key] ?? rates[st.log];
+    if (r !== undefined) outRates[st.log] = (outRates[st.log] ?? 0) + r;
+    const acc = by.get(st.log);
+    if (!acc) {
+      by.set(st.log, { ...st });
+      continue;
+    }
+    acc.eventsDelivered += st.eventsDelivered;
+    const p = positionMs(st);
+    const q = positionMs(acc);
+    if (p !== undefined && (q === undefined || p < q)) acc.position = st.position;
+    if (st.lastPollDone === undefined) acc.lastPollDone = undefined;
+    acc.etaSecs = acc.etaSecs === undefined || st.etaSecs === undefined ? undefined : Math.max(acc.etaSecs, st.etaSecs);
+    if (st.lastError && (!acc.lastError || st.lastError.at > acc.lastError.at)) acc.lastError = st.lastError;
+  }
+  return { stats: [...by.values()], rates: outRates };
+}
+
+/** One line: every log's delivered count, rate, lag and estimate. `rates` are events/s per log (or per account and log). */
+export function formatSummary(all: readonly LogStats[], now: number, allRates: Record<string, number> = {}): string {
+  const accounts = new Set(all.map((s) => s.account)).size;
+  const { stats, rates } = accounts > 1 ? perLogType(all, allRates) : { stats: all, rates: allRates };
   const parts = stats.map((st) => {
     const pos = positionMs(st);
     const bits = [`${st.log} ${st.eventsDelivered.toLocaleString('en-US')}`];
@@ -52,7 +81,7 @@ export function formatSummary(stats: readonly LogStats[], now: number, rates: Re
     if (st.lastError && now - st.lastError.at < 60_000) bits.push(`retrying: ${st.lastError.code}`);
     return bits.join(', ');
   });
-  return `duo-log-bridge: ${parts.join(' | ')}`;
+  return `duo-log-bridge: ${accounts > 1 ? `${accounts} accounts: ` : ''}${parts.join(' | ')}`;
 }
 
 const CLEAR = '\r\x1b[2K';
@@ -92,10 +121,12 @@ export class ProgressLine {
     const now = this.now();
     const stats = this.stats();
     if (!stats.length) return;
+    const multi = new Set(stats.map((s) => s.account)).size > 1;
     for (const st of stats) {
-      const prev = this.#last.get(st.log);
-      if (prev && now > prev.at) this.#rates[st.log] = ((st.eventsDelivered - prev.events) * 1000) / (now - prev.at);
-      this.#last.set(st.log, { at: now, events: st.eventsDelivered });
+      const key = multi ? `${st.account}\u0000${st.log}` : st.log;
+      const prev = this.#last.get(key);
+      if (prev && now > prev.at) this.#rates[key] = ((st.eventsDelivered - prev.events) * 1000) / (now - prev.at);
+      this.#last.set(key, { at: now, events: st.eventsDelivered });
     }
     let line = formatSummary(stats, now, this.#rates);
     const cols = this.out.columns;

@@ -35,6 +35,17 @@ t.test('summary line and the status line kept below the log lines', async (t) =>
   const line = formatSummary([a, tel], 1_000_000_000, { administrator: 1234.4 });
   t.equal(line, 'duo-log-bridge: administrator 12,345, 1,234/s, 2h 3m behind, ~1m 35s to catch up | telephony 5, 0s behind, caught up');
 
+  // MSP: several accounts fold into one entry per log type.
+  const c1 = newLogStats('telephony', 'child-1');
+  c1.eventsDelivered = 10;
+  c1.position = { time: 999_000_000, ids: [] };
+  c1.etaSecs = 30;
+  const c2 = newLogStats('telephony', 'child-2');
+  c2.eventsDelivered = 15;
+  c2.position = { time: 999_900_000, ids: [] };
+  c2.etaSecs = 4000;
+  t.equal(formatSummary([c1, c2], 1_000_000_000, { 'child-1\u0000telephony': 2, 'child-2\u0000telephony': 3 }), 'duo-log-bridge: 2 accounts: telephony 25, 5/s, 16m 40s behind, ~1h 6m to catch up', 'summed counts and rates, the worst lag and estimate');
+
   const out: string[] = [];
   let now = 0;
   const p = new ProgressLine(() => [tel], { write: (s) => out.push(s), columns: 40 }, 1000, () => now);
