@@ -30,6 +30,12 @@ export interface Observability {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i;
 
+/**
+ * The TLS 1.2 floor is raised when the CLI loads this module, before any sink or client builds a
+ * TLS context (a context takes the default minimum when it is created); the warning is logged at start.
+ */
+const TLS_LOWERED = applyTlsFloor();
+
 export async function startObservability(o: {
   cfg: BridgeConfig;
   configFile: string | undefined;
@@ -39,7 +45,7 @@ export async function startObservability(o: {
   tty?: ProgressLine;
 }): Promise<Observability> {
   const { cfg, log } = o;
-  const lowered = applyTlsFloor();
+  const lowered = TLS_LOWERED ?? applyTlsFloor();
   if (lowered) log.warn(`The minimum TLS version was lowered to ${lowered} (NODE_OPTIONS?); the bridge raises it back to TLS 1.2 for every connection.`, { tls_min_version: 'TLSv1.2' });
   for (const w of securityWarnings(cfg, o.configFile)) log.warn(w.msg, w.fields);
   const { sink, health } = watchSink(o.sink);
