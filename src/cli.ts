@@ -125,7 +125,7 @@ async function cmdStatus(argv: string[]): Promise<number> {
 
 async function runBridge(cfg: BridgeConfig, once: boolean, onStop?: () => Promise<void>, configFile?: string): Promise<number> {
   let stats: readonly LogStats[] = [];
-  const tty = ttyProgress(() => stats);
+  const tty = ttyProgress(() => stats, process.env, cfg.output.type === 'stdout');
   const log = createLogger({ level: cfg.logLevel, write: tty?.writeLog });
   const clientOptions = {
     ikey: cfg.credentials.integrationKey,

@@ -15,8 +15,13 @@ import { applyTlsFloor, securityWarnings } from './security.js';
 import { StatusWriter } from './status.js';
 import { parseEndpoint } from '../duo/client.js';
 
-/** The terminal status line, when stderr is a TTY (or DLB_PROGRESS_TTY=1). Create it before the logger: it owns stderr's writes. */
-export function ttyProgress(stats: () => readonly LogStats[], env: NodeJS.ProcessEnv = process.env): ProgressLine | undefined {
+/**
+ * The terminal status line, when stderr is a TTY (or DLB_PROGRESS_TTY=1). Create it before the
+ * logger: it owns stderr's writes. Not when the events themselves go to the same terminal
+ * (stdout output on a TTY): the line would land in the middle of them.
+ */
+export function ttyProgress(stats: () => readonly LogStats[], env: NodeJS.ProcessEnv = process.env, eventsOnStdout = false): ProgressLine | undefined {
+  if (eventsOnStdout && process.stdout.isTTY && env.DLB_PROGRESS_TTY !== '1') return undefined;
   return progressTtyEnabled(env) ? new ProgressLine(stats) : undefined;
 }
 

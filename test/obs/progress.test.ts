@@ -95,3 +95,18 @@ t.test('a real pseudo-terminal (script -qec) gets the summary line', async (t) =
   t.match(r.stdout, /\x1b\[2Kduo-log-bridge: authentication 800, [^\r\n]*telephony 800/, 'the status line drawn on the terminal');
   t.match(r.stdout, /"msg":"Caught up with this log\."/, 'the JSON log is there too');
 });
+
+t.test('events on the same terminal (stdout output on a TTY): no status line in the middle of them', async (t) => {
+  ensureBuilt();
+  if (spawnSync('script', ['--version']).status !== 0) return t.skip('util-linux script is not installed');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-progress-'));
+  // stdout and stderr both on the terminal.
+  const cmd = `'${process.execPath}' '${CLI}' demo --events 300 --once --checkpoint-dir '${dir}'`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DLB_PROGRESS_TTY: '' }, timeout: 120_000 });
+  t.equal(r.status, 0);
+  t.notMatch(r.stdout, /\x1b\[2K/, 'no status line drawn');
+  const lines = r.stdout.split(/\r?\n/).filter(Boolean);
+  t.ok(lines.every((l) => l.startsWith('{') && JSON.parse(l)), 'every line on the terminal is whole JSON');
+  t.equal(lines.filter((l) => 'eventtype' in JSON.parse(l)).length, 900, 'all 900 events');
+  t.ok(lines.some((l) => JSON.parse(l).msg === 'Caught up with this log.'), 'the bridge log is on the same terminal');
+});
