@@ -42,7 +42,7 @@ WORKDIR /opt/duo-log-bridge
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY proto ./proto
+COPY vector/proto ./vector/proto
 USER 10001:10001
 VOLUME ["/var/lib/duo-log-bridge"]
 EXPOSE 9464

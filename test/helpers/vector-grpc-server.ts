@@ -1,6 +1,6 @@
 /**
  * A stand-in for Vector's `vector` source (protocol v2): a real @grpc/grpc-js server that
- * implements `vector.Vector` from the repo's own proto/ files and decodes every PushEvents call
+ * implements `vector.Vector` from the repo's own vector/proto/ files and decodes every PushEvents call
  * with them. It records what it acknowledged (answered OK) separately from what it merely
  * received, and can fail on demand like Vector does:
  *   - failNext(n, code)      the next n PushEvents calls read the events, then answer `code`
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url));
+const PROTO_DIR = fileURLToPath(new URL('../../vector/proto/', import.meta.url));
 
 /** proto-loader output for a Value: one oneof member set, named in `kind`. */
 export interface RawValue {

@@ -19,8 +19,8 @@ t.test('npm pack --dry-run: contents', async (t) => {
   const bin = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin['duo-log-bridge'];
   t.ok(has(bin.replace(/^\.\//, '')), `the bin (${bin}) is in the tarball`);
   t.match(readFileSync(path.join(ROOT, bin), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'the bin starts with a node shebang');
-  for (const d of ['proto/', 'fluentd/', 'vector/', 'regex/', 'examples/']) t.ok(under(d).length > 0, `ships ${d} (${under(d).length} files)`);
-  t.ok(under('proto/').some((f) => f.endsWith('.proto')), 'the .proto files');
+  for (const d of ['vector/proto/', 'fluentd/', 'vector/', 'regex/', 'examples/']) t.ok(under(d).length > 0, `ships ${d} (${under(d).length} files)`);
+  t.ok(under('vector/proto/').some((f) => f.endsWith('.proto')), 'the .proto files');
   t.ok(has('examples/systemd/duo-log-bridge.service'), 'the systemd unit');
   for (const dir of ['src/', 'test/', 'node_modules/', 'dist-bench/', '.tap/', 'docs-drafts/', '.git/']) t.same(under(dir), [], `nothing from ${dir}`);
   t.same(files.filter((f) => /(^|\/)[^/]*\.(test|bench)\.[cm]?[jt]s$|\.tsbuildinfo$/.test(f)), [], 'no test or bench files');

@@ -1,5 +1,5 @@
 /**
- * The bytes the `vector` output sends, decoded with the repo's own proto/ files through
+ * The bytes the `vector` output sends, decoded with the repo's own vector/proto/ files through
  * @grpc/proto-loader (protobufjs: a decoder independent of the hand-written encoder):
  * every Vector value kind, the timestamp at microsecond precision, options, and a seeded
  * random round trip.

@@ -1,5 +1,5 @@
 /**
- * DuoEvent[] -> the bytes of one `vector.PushEventsRequest` (proto/vector.proto, proto/event.proto).
+ * DuoEvent[] -> the bytes of one `vector.PushEventsRequest` (vector/proto/vector.proto, vector/proto/event.proto).
  *
  * Hand-written protobuf writer for the few messages a log needs, so that encoding is one pass
  * over the record with no intermediate message objects and no per-event reflection:

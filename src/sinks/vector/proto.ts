@@ -1,5 +1,5 @@
 /**
- * The repo's own .proto files (top-level `proto/`, shipped in the npm package), loaded with
+ * The repo's own .proto files (`vector/proto/`, shipped in the npm package), loaded with
  * @grpc/proto-loader. The sink uses them for HealthCheck and the method paths; PushEvents
  * requests are written by encode.ts (same wire format, one pass, no message objects) and the
  * tests decode those bytes back with these definitions.
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 
 /** `<package root>/proto`, from both `src/sinks/vector/` (tests) and `dist/sinks/vector/` (build). */
-export const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
+export const PROTO_DIR = fileURLToPath(new URL('../../../vector/proto/', import.meta.url));
 
 export const PUSH_EVENTS_PATH = '/vector.Vector/PushEvents';
 export const HEALTH_CHECK_PATH = '/vector.Vector/HealthCheck';
