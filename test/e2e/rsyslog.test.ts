@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigReader } from '../../src/config/reader.js';
+import type { Test } from 'tap';
 import type { ConfigProblem } from '../../src/errors.js';
 import type { DuoEvent } from '../../src/format/event.js';
 import { silentLogger } from '../../src/obs/log.js';
@@ -67,7 +68,7 @@ function rfc3339ToUs(s: string): number {
   return Date.parse(m[1]! + (m[3] === 'Z' ? 'Z' : m[3]!)) * 1000 + Number((m[2] ?? '').padEnd(6, '0'));
 }
 
-function check(t: typeof import("tap").default, name: string, got: Received[], sent: DuoEvent[], format: 'rfc5424' | 'rfc3164', appName: string): void {
+function check(t: Test, name: string, got: Received[], sent: DuoEvent[], format: 'rfc5424' | 'rfc3164', appName: string): void {
   t.equal(got.length, sent.length, `${name}: every message arrived (${sent.length})`);
   const byJson = new Map(got.map((r) => [format === 'rfc3164' ? r.msg.replace(/^ /, '') : r.msg, r]));
   let classicHits = 0;

@@ -2,7 +2,7 @@
 // template (comments and all, unfilled and filled in), DLS 2.x, MSP+CEF+UDP, the old
 // duoclient/logs/transport form (Linux and Windows), Devo before 2.0 and 2.0. Each result must pass
 // check-config, carry what maps, and name every setting it could not carry in a comment.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,7 +44,7 @@ async function checkConfig(text: string, env: Record<string, string> = { DUO_SEC
 }
 
 /** Every "not carried over" source key must be named after a "migrate-config:" marker. */
-function assertNamed(t: Tap.Test, o: Out, keys: string[]) {
+function assertNamed(t: Test, o: Out, keys: string[]) {
   for (const k of keys) t.ok(o.comments.includes(k), `a migrate-config comment names ${k}`);
   t.ok(o.text.split('\n').filter((l) => /^\s*# migrate-config:/.test(l)).length >= keys.length, 'one comment per setting at least');
 }

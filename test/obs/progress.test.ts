@@ -87,7 +87,7 @@ t.test('forced TTY path through the CLI: JSON lines stay whole, the summary coun
 t.test('a real pseudo-terminal (script -qec) gets the summary line', async (t) => {
   ensureBuilt();
   const has = spawnSync('script', ['--version']).status === 0;
-  if (!has) return t.skip('util-linux script is not installed');
+  if (!has) return t.plan(0, 'util-linux script is not installed');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-progress-'));
   const cmd = `'${process.execPath}' '${CLI}' demo --events 800 --once --checkpoint-dir '${dir}' >/dev/null`;
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DLB_PROGRESS_TTY: '' }, timeout: 120_000 });
@@ -98,7 +98,7 @@ t.test('a real pseudo-terminal (script -qec) gets the summary line', async (t) =
 
 t.test('events on the same terminal (stdout output on a TTY): no status line in the middle of them', async (t) => {
   ensureBuilt();
-  if (spawnSync('script', ['--version']).status !== 0) return t.skip('util-linux script is not installed');
+  if (spawnSync('script', ['--version']).status !== 0) return t.plan(0, 'util-linux script is not installed');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-progress-'));
   // stdout and stderr both on the terminal.
   const cmd = `'${process.execPath}' '${CLI}' demo --events 300 --once --checkpoint-dir '${dir}'`;

@@ -132,7 +132,7 @@ t.test('systemd unit: restart policy, hardening, credentials, NODE_OPTIONS', asy
 });
 
 t.test('systemd-analyze verify and security --offline', async (t) => {
-  if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze is not installed');
+  if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.plan(0, 'systemd-analyze is not installed');
   ensureBuilt();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-sa-'));
   const file = path.join(dir, 'duo-log-bridge.service');
