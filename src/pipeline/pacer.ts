@@ -29,7 +29,11 @@ export class Pacer {
   /** Wait for this endpoint's turn, then reserve the slot. */
   async turn(signal?: AbortSignal): Promise<void> {
     for (;;) {
-      const wait = this.#next - this.now();
+      const now = this.now();
+      // The wall clock stepped back (NTP correction, VM resumed): a slot reserved before the
+      // step lies that far in the future. Never wait more than one interval for it.
+      if (this.#next - now > this.#interval) this.#next = now + this.#interval;
+      const wait = this.#next - now;
       if (wait <= 0) break;
       await sleep(wait, signal);
       if (signal?.aborted) return;
