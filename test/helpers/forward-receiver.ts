@@ -17,9 +17,6 @@ import tls from 'node:tls';
 import { createHash, randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { PassThrough } from 'node:stream';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Decoder, Encoder, ExtensionCodec } from '@msgpack/msgpack';
 
 export interface EventTimeValue {
@@ -394,41 +391,5 @@ export class ForwardReceiver {
   }
 }
 
-export interface TestCerts {
-  dir: string;
-  caCert: string;
-  serverKey: string;
-  serverCert: string;
-  /** A CA that did not sign the server certificate. */
-  otherCaCert: string;
-  clientKey: string;
-  clientCert: string;
-}
-
-/** A throwaway CA, a server certificate for 127.0.0.1/localhost, a client certificate and a second, unrelated CA, made with openssl. */
-export function makeTestCerts(dir: string): TestCerts {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string) => join(dir, f);
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const ca = (name: string) => {
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.crt`), '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  };
-  ca('test-ca');
-  ca('other-ca');
-  const leaf = (name: string, ext: string) => {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${name}`);
-    writeFileSync(p(`${name}.ext`), ext);
-    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('test-ca.crt'), '-CAkey', p('test-ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', p(`${name}.ext`));
-  };
-  leaf('server', 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  leaf('client', 'extendedKeyUsage=clientAuth\n');
-  return {
-    dir,
-    caCert: p('test-ca.crt'),
-    serverKey: p('server.key'),
-    serverCert: p('server.crt'),
-    otherCaCert: p('other-ca.crt'),
-    clientKey: p('client.key'),
-    clientCert: p('client.crt'),
-  };
-}
+/** TLS material for the receiver's tests: the shared openssl helper. */
+export { makeTestCerts, type TestCerts } from './certs.js';

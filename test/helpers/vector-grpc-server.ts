@@ -13,11 +13,10 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as protoLoader from '@grpc/proto-loader';
+import { loadVectorProto } from '../../src/sinks/vector/proto.js';
 
-const PROTO_DIR = fileURLToPath(new URL('../../vector/proto/', import.meta.url));
 
 /** proto-loader output for a Value: one oneof member set, named in `kind`. */
 export interface RawValue {
@@ -115,18 +114,8 @@ export interface TestServerTls {
   clientCa?: Buffer;
 }
 
-let def: protoLoader.PackageDefinition | undefined;
-export function loadRepoProtos(): protoLoader.PackageDefinition {
-  return (def ??= protoLoader.loadSync('vector.proto', {
-    keepCase: true,
-    longs: String,
-    enums: String,
-    bytes: Buffer,
-    defaults: false,
-    oneofs: true,
-    includeDirs: [PROTO_DIR],
-  }));
-}
+/** The repo's protos, loaded the way the sink's own decoder loads them (src/sinks/vector/proto.ts). */
+export const loadRepoProtos = loadVectorProto;
 
 /** Decode the bytes of a PushEventsRequest with the repo's protos. */
 export function decodePushEventsRequest(buf: Buffer): { events?: RawEventWrapper[] } {

@@ -20,6 +20,7 @@ import { redact, registerSecret, type Logger } from '../../obs/log.js';
 import type { Batch, Sink, SinkContext } from '../types.js';
 import { readTlsFiles } from '../vector/tls.js';
 import { printableUrl, type HttpSinkConfig } from './config.js';
+import { untilIdleOrDeadline } from '../../util/drain.js';
 
 const gzip = promisify(gzipCb);
 
@@ -244,12 +245,7 @@ export class HttpSink implements Sink {
 
   async close(deadlineMs: number): Promise<void> {
     if (this.#requests.size > 0 && !this.#closing.signal.aborted) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.#idle.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs)))),
-      ]);
-      clearTimeout(timer);
+      await untilIdleOrDeadline(this.#idle, deadlineMs);
     }
     this.#closing.abort();
     this.#agent?.destroy();

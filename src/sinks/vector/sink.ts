@@ -22,6 +22,7 @@ import type { VectorSinkConfig } from './config.js';
 import { encodePushEventsRequest, type EncodeOptions } from './encode.js';
 import { HEALTH_CHECK_PATH, PUSH_EVENTS_PATH, vectorService } from './proto.js';
 import { readTlsFiles } from './tls.js';
+import { untilIdleOrDeadline } from '../../util/drain.js';
 
 const RETRYABLE = new Set<number>([
   grpc.status.UNAVAILABLE,
@@ -330,12 +331,7 @@ export class VectorSink implements Sink {
       return;
     }
     if (this.#inFlight > 0 && !this.#closing.signal.aborted) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.#idle.push(resolve)),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadlineMs)))),
-      ]);
-      clearTimeout(timer);
+      await untilIdleOrDeadline(this.#idle, deadlineMs);
     }
     this.#closing.abort();
     for (const call of this.#calls) call.cancel();
