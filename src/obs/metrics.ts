@@ -39,6 +39,7 @@ export function watchSink(inner: Sink): { sink: Sink; health: SinkHealth } {
   };
   const sink: Sink = {
     type: inner.type,
+    wants: inner.wants,
     async start() {
       await inner.start();
       health.started = true;

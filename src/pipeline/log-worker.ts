@@ -180,11 +180,13 @@ export class LogWorker {
         if (acc.fresh.length) {
           const events = new Array<DuoEvent>(acc.fresh.length);
           const extra = o.extraFields;
+          const jsonOnly = o.sink.wants === 'json';
           for (let i = 0; i < acc.fresh.length; i++) {
             const record = o.kind.shape(acc.fresh[i]!, o.client.host);
             if (extra) for (const k in extra) record[k] = extra[k];
             const us = acc.timesUs[i]!;
-            events[i] = new DuoEvent(o.kind.eventtype, Number.isNaN(us) ? this.#now() * 1000 : us, acc.ids[i]!, record);
+            const ev = new DuoEvent(o.kind.eventtype, Number.isNaN(us) ? this.#now() * 1000 : us, acc.ids[i]!, record);
+            events[i] = jsonOnly ? ev.keepJsonOnly() : ev;
           }
           if (!(await this.deliver(events))) return 'stopped';
           if (acc.position) this.#position = acc.position;

@@ -16,6 +16,7 @@ export interface StdoutConfig {
 
 export class StreamSink implements Sink {
   readonly type = 'stdout';
+  readonly wants = 'json';
   #broken: Error | undefined;
   constructor(private readonly out: Writable) {
     out.on('error', (err) => {

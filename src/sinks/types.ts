@@ -28,6 +28,11 @@ export interface Batch {
  */
 export interface Sink {
   readonly type: string;
+  /**
+   * `json` when the sink reads only `event.json` (line writers): the pipeline then serializes each
+   * event as it is shaped and drops the parsed record. Default: both are kept.
+   */
+  readonly wants?: 'json' | 'record';
   start(): Promise<void>;
   send(batch: Batch, signal: AbortSignal): Promise<void>;
   close(deadlineMs: number): Promise<void>;

@@ -7,12 +7,13 @@
  * Dockerfile/systemd/Kubernetes files set, and a bare loop (parse Duo pages, write NDJSON) as the floor.
  * Events per log: DLB_BENCH_EVENTS (default 100,000, so 300,000 in all).
  */
+import { spawn } from 'node:child_process';
 import { openSync, closeSync, writeSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startSimulator } from '../../src/sim/server.js';
 import { EVENT_BUILDERS, buildTimeline } from '../../src/sim/generate.js';
-import { spawnBridge, writeConfig, logLines } from '../helpers/bridge.js';
+import { CLI, ensureBuilt, writeConfig, logLines } from '../helpers/bridge.js';
 import type { BenchRow } from './row.js';
 
 const PER_LOG = Number(process.env.DLB_BENCH_EVENTS ?? 100_000);
@@ -22,17 +23,19 @@ async function backfill(perLog: number, nodeOptions = ''): Promise<{ row: BenchR
   const sim = await startSimulator({ events: { authentication: perLog, administrator: perLog, telephony: perLog }, spanMs: 24 * 3_600_000 });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dlb-bench-'));
   const cfg = writeConfig(dir, sim, { api: { request_interval_secs: 0 } });
+  // The bridge writes straight into /dev/null (its own fd): this process only serves Duo pages.
   const devnull = openSync('/dev/null', 'w');
+  ensureBuilt();
   const t0 = process.hrtime.bigint();
-  const child = spawnBridge(['run', '--config', cfg, '--once'], { env: { NODE_OPTIONS: nodeOptions } });
-  // Send the bridge's stdout straight to /dev/null: re-spawn with the fd would lose the helper; drain instead.
-  child.stdout!.removeAllListeners('data');
-  child.stdout!.on('data', (d: string) => writeSync(devnull, d));
-  const r = await child.result;
+  const child = spawn(process.execPath, [CLI, 'run', '--config', cfg, '--once'], { stdio: ['ignore', devnull, 'pipe'], env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   closeSync(devnull);
   await sim.close();
-  if (r.code !== 0) throw new Error(`bridge exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  if (code !== 0) throw new Error(`bridge exited ${code}: ${stderr.slice(-2000)}`);
+  const r = { stderr };
   const stopped = logLines(r.stderr).find((l) => l.msg === 'Stopped.') as { delivered: Record<string, number>; requests: Record<string, number>; cpu_ms: number; peak_rss_mb: number };
   const total = Object.values(stopped.delivered).reduce((a, b) => a + b, 0);
   return {
@@ -82,7 +85,7 @@ function bareLoop(total: number): BenchRow {
 }
 
 /** The memory setting the Dockerfile, systemd unit and Kubernetes examples ship with. */
-const TUNED = '--max-semi-space-size=4 --max-old-space-size=128';
+const TUNED = '--max-semi-space-size=4 --max-old-space-size=256';
 
 export default async function bench(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];

@@ -54,7 +54,7 @@ t.test('Dockerfile: multi-stage, small runtime, non-root, volume, health check o
   const cmd = [...get('ENTRYPOINT'), ...get('CMD')].join(' ');
   t.match(cmd, /dist\/cli\.js/);
   t.match(cmd, /"--metrics-port", "9464"/, 'the endpoint the health check needs is on');
-  t.match(get('ENV').join(' '), /NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=128"/, 'measured NODE_OPTIONS kept');
+  t.match(get('ENV').join(' '), /NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=256"/, 'measured NODE_OPTIONS kept');
   t.match(get('ENV').join(' '), /XDG_STATE_HOME=\/var\/lib\b/, 'default checkpoint_dir lands in the volume');
   t.match(get('STOPSIGNAL').join(' '), /SIGTERM/);
   const dockerignore = read('.dockerignore');
@@ -104,7 +104,7 @@ t.test('systemd unit: restart policy, hardening, credentials, NODE_OPTIONS', asy
   for (const [k, v] of Object.entries({ NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes', PrivateTmp: 'yes', PrivateDevices: 'yes', StateDirectory: 'duo-log-bridge', StateDirectoryMode: '0700', UMask: '0077', CapabilityBoundingSet: '' }))
     t.equal(one(k), v, `${k}=${v}`);
   t.notOk(s.MemoryDenyWriteExecute?.includes('yes'), 'no MemoryDenyWriteExecute=yes (V8 JIT)');
-  t.ok(s.Environment?.some((e: string) => e.includes('NODE_OPTIONS=--max-semi-space-size=4 --max-old-space-size=128')), 'measured NODE_OPTIONS kept');
+  t.ok(s.Environment?.some((e: string) => e.includes('NODE_OPTIONS=--max-semi-space-size=4 --max-old-space-size=256')), 'measured NODE_OPTIONS kept');
   const cred = /^(\w+):(\/\S+)$/.exec(one('LoadCredential') ?? '');
   t.ok(cred, 'LoadCredential=name:/path');
   t.match(one('ExecStart')!, /dist\/cli\.js run --config \/etc\/duo-log-bridge\/config\.yaml/);

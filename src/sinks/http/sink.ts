@@ -85,6 +85,7 @@ export function httpNetworkError(err: NodeJS.ErrnoException, where: string): Sin
 
 export class HttpSink implements Sink {
   readonly type = 'http';
+  readonly wants = 'json';
   readonly #cfg: HttpSinkConfig;
   readonly #log: Logger;
   readonly #where: string;
