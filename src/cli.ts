@@ -309,6 +309,20 @@ function fail(log: Logger | undefined, err: unknown): number {
   return 1;
 }
 
+// A throw no promise chain caught is a bug: say so as a JSON log line (never a bare stack on
+// stderr) and exit 1. Nothing past the last acknowledged batch was checkpointed, so a restart
+// resumes from there.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    createLogger().error('Stopped on an unexpected error (a bug: please report it); checkpoints cover only acknowledged events.', {
+      error: err,
+      error_code: (err as { code?: string })?.code,
+      stack: err instanceof Error ? err.stack?.split('\n').slice(0, 6).join(' | ') : undefined,
+    });
+    process.exit(1);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
