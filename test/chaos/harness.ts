@@ -25,9 +25,9 @@ export const PAGE = 1000;
 /**
  * The V8 flags the bridge ships with (Dockerfile ENV and examples/systemd/duo-log-bridge.service
  * Environment=NODE_OPTIONS): a 4 MB young generation and a 128 MB old-space limit. With Node's
- * defaults V8 lets the heap grow well past the live data during a fast backfill: measured
- * 126-177 MB peak RSS here for 10,000-40,000 events per log (stdout and vector), over the
- * 150 MB budget, while the live data stays a few pages (see the README's numbers). Set
+ * defaults V8 lets the heap grow well past the live data during a fast backfill: measured here
+ * (VmHWM) 121-156 MB peak RSS at 10,000 events per log and 135-195 MB at 40,000 (stdout, http,
+ * vector), over the 150 MB budget, against 90-110 MB with these flags. Set
  * DLB_CHAOS_NODE_OPTIONS='' to measure with Node's defaults.
  */
 export const BRIDGE_NODE_OPTIONS = process.env.DLB_CHAOS_NODE_OPTIONS ?? '--max-semi-space-size=4 --max-old-space-size=256';
