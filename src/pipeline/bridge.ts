@@ -121,7 +121,8 @@ export class Bridge {
           pollIntervalMs: c.pollIntervalSecs * 1000,
           once: this.o.once,
           duoBackoff: { initialMs: c.api.backoffInitialSecs * 1000, maxMs: c.api.backoffMaxSecs * 1000 },
-          sinkBackoff: { initialMs: Math.min(1000, c.api.backoffInitialSecs * 1000), maxMs: 30_000 },
+          // A sink is local and cheap to ask again: cap the wait at 10 s so delivery resumes soon after it is back.
+          sinkBackoff: { initialMs: Math.min(1000, c.api.backoffInitialSecs * 1000), maxMs: 10_000 },
           authRetryMs: 300_000,
           extraFields: child.id ? { child_account_id: child.id } : undefined,
           extraParams: child.id ? { account_id: child.id } : undefined,
