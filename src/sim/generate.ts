@@ -14,7 +14,8 @@ export interface Timeline {
   times: Float64Array;
 }
 
-function mulberry32(seed: number): () => number {
+/** A small seeded PRNG: deterministic timelines (and chaos scenarios). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

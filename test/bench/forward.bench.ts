@@ -13,7 +13,6 @@
  * - `bare msgpack`: the floor: JSON.parse of each line + msgpack encode of [EventTime, record].
  * The receiver counts events from each chunk's `size` option (it does not decode entries).
  */
-import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -26,21 +25,10 @@ import type { ForwardConfig } from '../../src/sinks/forward/config.js';
 import { ForwardReceiver } from '../helpers/forward-receiver.js';
 import { logLines, spawnBridge, writeConfig } from '../helpers/bridge.js';
 import type { BenchRow } from './row.js';
+import { CLK_TCK, procSample } from './proc.js';
 
 const PER_LOG = Number(process.env.DLB_BENCH_EVENTS ?? 100_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
-const CLK_TCK = 100;
-
-function procSample(pid: number): { cpuTicks: number; hwmKb: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { cpuTicks: Number(f[11]) + Number(f[12]), hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) };
-  } catch {
-    return undefined;
-  }
-}
 
 async function cliRun(name: string, output: Record<string, unknown>, sim: Awaited<ReturnType<typeof startSimulator>>, total: number, note: string): Promise<BenchRow> {
   const dir = mkdtempSync(path.join(tmpdir(), 'dlb-bench-fwd-'));

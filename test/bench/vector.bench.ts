@@ -14,7 +14,7 @@
  *   through @grpc/proto-loader (the path the hand-written encoder replaces), for comparison.
  * - `vector sink only`: VectorSink.send of 1000-event batches to the server in this process.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startSimulator } from '../../src/sim/server.js';
@@ -28,21 +28,10 @@ import { spawnBridge, writeConfig } from '../helpers/bridge.js';
 import { startVectorServer } from '../helpers/vector-grpc-server.js';
 import { startHttpServer } from '../helpers/http-ndjson-server.js';
 import type { BenchRow } from './row.js';
+import { CLK_TCK, procSample } from './proc.js';
 
 const PER_LOG = Number(process.env.VECTOR_BENCH_EVENTS ?? 50_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
-const CLK_TCK = 100;
-
-function procSample(pid: number): { cpuTicks: number; hwmKb: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { cpuTicks: Number(f[11]) + Number(f[12]), hwmKb: Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) };
-  } catch {
-    return undefined;
-  }
-}
 
 function round(n: number, d: number): number {
   const f = 10 ** d;

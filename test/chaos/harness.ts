@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startSimulator, type SimOptions, type Simulator } from '../../src/sim/server.js';
 import { logLines, spawnBridge, writeConfig } from '../helpers/bridge.js';
 import { LOGS, normalisedExpected, startPeer, type Log, type Peer, type SinkName } from './peers.js';
+import { mulberry32 } from '../../src/sim/generate.js';
 
 export const PAGE = 1000;
 /**
@@ -119,16 +120,6 @@ export interface Ctx {
   readonly startedAt: number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
