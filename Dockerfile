@@ -28,7 +28,7 @@ LABEL org.opencontainers.image.title="duo-log-bridge" \
       org.opencontainers.image.licenses="MIT"
 # A smaller young generation and old-space limit keep V8 from growing its heap far past the live
 # data (a few Duo pages): measured 94-96 MB peak RSS on backfills of 150k and 600k events, against
-# 120-147 MB with Node's defaults, for about a third more CPU per event (npm run bench). Raise the old-space
+# 120-147 MB with Node's defaults, for 1.3-1.9x the CPU per event (npm run bench). Raise the old-space
 # limit for MSP parents with thousands of children.
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=256" \
