@@ -11,20 +11,13 @@ import { DuoClient, parseEndpoint } from '../../src/duo/client.js';
 import { DuoApiError } from '../../src/errors.js';
 import { startSimulator } from '../../src/sim/server.js';
 import { makeTestCerts } from '../helpers/certs.js';
+import { rejected } from '../helpers/rejected.js';
 
 const UA = 'duo-log-bridge/test';
 const now = () => Date.now();
 const authParams = () => ({ mintime: String(now() - 3_600_000 * 7), maxtime: String(now() - 120_000), limit: '1000', sort: 'ts:asc' });
 
-async function failure(p: Promise<unknown>): Promise<DuoApiError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof DuoApiError) return err;
-    throw err;
-  }
-  throw new Error('expected a DuoApiError');
-}
+const failure = (p: Promise<unknown>): Promise<DuoApiError> => rejected(p, DuoApiError);
 
 t.test('endpoint parsing: ports, schemes, and no plain http off loopback', async (t) => {
   t.same(parseEndpoint('api-XXXX.duosecurity.com'), { scheme: 'https', signHost: 'api-xxxx.duosecurity.com', host: 'api-XXXX.duosecurity.com', port: 443 });

@@ -18,6 +18,7 @@ import { httpSink } from '../../src/sinks/http/index.js';
 import { SINKS } from '../../src/sinks/registry.js';
 import { startHttpServer } from '../helpers/http-ndjson-server.js';
 import { makeTestCerts } from '../helpers/certs.js';
+import { rejected } from '../helpers/rejected.js';
 
 function parse(output: Record<string, unknown>): { cfg: HttpSinkConfig; problems: ConfigProblem[] } {
   const source = { problems: [] as ConfigProblem[] };
@@ -44,15 +45,7 @@ async function sinkFor(output: Record<string, unknown>): Promise<HttpSink> {
   return sink;
 }
 
-async function rejection(p: Promise<unknown>): Promise<SinkError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SinkError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>): Promise<SinkError> => rejected(p, SinkError);
 
 t.test('config: defaults and problems, each naming its key', async (t) => {
   const ok = parse({ url: 'http://127.0.0.1:8080/duo' });

@@ -21,6 +21,7 @@ import { vectorSink } from '../../src/sinks/vector/index.js';
 import { SINKS } from '../../src/sinks/registry.js';
 import { decodePushEventsRequest, startVectorServer, toJs, type VectorTestServer } from '../helpers/vector-grpc-server.js';
 import { makeTestCerts } from '../helpers/certs.js';
+import { rejected } from '../helpers/rejected.js';
 
 function parse(output: Record<string, unknown>): { cfg: VectorSinkConfig; problems: ConfigProblem[] } {
   const source = { problems: [] as ConfigProblem[] };
@@ -57,15 +58,7 @@ function txids(s: VectorTestServer): string[] {
   return s.acked().map((w) => (toJs(w.log!.value) as { txid: string }).txid);
 }
 
-async function rejection(p: Promise<unknown>): Promise<SinkError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof SinkError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
-}
+const rejection = (p: Promise<unknown>): Promise<SinkError> => rejected(p, SinkError);
 
 t.test('config: defaults, and every problem names its key', async (t) => {
   const ok = parse({ address: '127.0.0.1:6000' });
