@@ -14,7 +14,7 @@ import path from 'node:path';
 import { startSimulator } from '../../src/sim/server.js';
 import { logLines, runBridge, spawnBridge, writeConfig } from '../helpers/bridge.js';
 import { startHttpServer, type HttpTestServer } from '../helpers/http-ndjson-server.js';
-import { AckLedger } from '../helpers/vector-grpc-server.js';
+import { AckLedger, killWhenAcked } from '../helpers/vector-grpc-server.js';
 
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
 
@@ -70,25 +70,15 @@ t.test('HTTP backfill, 10,000 events per log, failures midway and a SIGKILL: not
   };
 
   const child = spawnBridge(['run', '--config', config, '--once']);
-  let killed = false;
-  const watch = setInterval(() => {
-    ingest();
-    ledger.check();
-    let acked = 0;
-    for (const l of LOGS) acked += ledger.total(l);
-    if (!killed && acked >= total * 0.45) {
-      killed = true;
-      child.kill('SIGKILL');
-    }
-  }, 5);
-  t.teardown(() => clearInterval(watch));
+  const stopWatching = killWhenAcked(child, ledger, ingest, total);
+  t.teardown(stopWatching);
   const r1 = await child.result;
   t.equal(r1.signal, 'SIGKILL', 'run 1 was SIGKILLed midway', { stderr: r1.stderr.slice(-1500) });
   t.ok(reqs > 28, `the failures were injected during run 1 (${reqs} requests)`);
 
   const r2 = await runBridge(['run', '--config', config, '--once']);
   t.equal(r2.code, 0, 'run 2 drains and exits 0');
-  clearInterval(watch);
+  stopWatching();
   ingest();
   ledger.check();
 

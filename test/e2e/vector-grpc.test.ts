@@ -15,7 +15,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startSimulator } from '../../src/sim/server.js';
 import { logLines, runBridge, spawnBridge, writeConfig } from '../helpers/bridge.js';
-import { AckLedger, startVectorServer, toJs, VectorTimestamp, type VectorTestServer } from '../helpers/vector-grpc-server.js';
+import { AckLedger, killWhenAcked, startVectorServer, toJs, VectorTimestamp, type VectorTestServer } from '../helpers/vector-grpc-server.js';
 
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
 
@@ -94,18 +94,8 @@ t.test('gRPC backfill, 10,000 events per log, failures midway and a SIGKILL: not
 
   // Run 1: SIGKILL once 45% of all events were acknowledged.
   const child = spawnBridge(['run', '--config', config, '--once']);
-  let killed = false;
-  const watch = setInterval(() => {
-    ingest.run();
-    ledger.check();
-    let acked = 0;
-    for (const l of LOGS) acked += ledger.total(l);
-    if (!killed && acked >= total * 0.45) {
-      killed = true;
-      child.kill('SIGKILL');
-    }
-  }, 5);
-  t.teardown(() => clearInterval(watch));
+  const stopWatching = killWhenAcked(child, ledger, () => ingest.run(), total);
+  t.teardown(stopWatching);
   const r1 = await child.result;
   t.equal(r1.signal, 'SIGKILL', 'run 1 was SIGKILLed midway', { stderr: r1.stderr.slice(-1500) });
   t.ok(calls > 60, `the failures were injected during run 1 (${calls} calls)`);
@@ -113,7 +103,7 @@ t.test('gRPC backfill, 10,000 events per log, failures midway and a SIGKILL: not
   // Run 2: restart, drain, exit 0.
   const r2 = await runBridge(['run', '--config', config, '--once']);
   t.equal(r2.code, 0, 'run 2 drains and exits 0');
-  clearInterval(watch);
+  stopWatching();
   ingest.run();
   ledger.check();
 

@@ -13,6 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { loadVectorProto } from '../../src/sinks/vector/proto.js';
@@ -331,4 +332,24 @@ export class AckLedger {
     for (const c of (this.acked.get(log) ?? new Map<string, number>()).values()) n += c;
     return n;
   }
+}
+
+/**
+ * Watch a bridge run every 5 ms: take in what the peer acknowledged, check every checkpoint
+ * against it, and SIGKILL the bridge once `fraction` of `total` events were acknowledged.
+ * Returns the function that stops watching.
+ */
+export function killWhenAcked(child: ChildProcess, ledger: AckLedger, ingest: () => void, total: number, fraction = 0.45): () => void {
+  let killed = false;
+  const watch = setInterval(() => {
+    ingest();
+    ledger.check();
+    let acked = 0;
+    for (const l of Object.keys(ledger.expected)) acked += ledger.total(l);
+    if (!killed && acked >= total * fraction) {
+      killed = true;
+      child.kill('SIGKILL');
+    }
+  }, 5);
+  return () => clearInterval(watch);
 }
