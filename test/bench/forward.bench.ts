@@ -25,7 +25,7 @@ import type { ForwardConfig } from '../../src/sinks/forward/config.js';
 import { ForwardReceiver } from '../helpers/forward-receiver.js';
 import { logLines, spawnBridge, writeConfig } from '../helpers/bridge.js';
 import type { BenchRow } from './row.js';
-import { CLK_TCK, procSample } from './proc.js';
+import { CLK_TCK, sampleWhileRunning } from './proc.js';
 
 const PER_LOG = Number(process.env.DLB_BENCH_EVENTS ?? 100_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
@@ -37,14 +37,9 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Awaite
     const t0 = process.hrtime.bigint();
     const here0 = process.cpuUsage();
     const child = spawnBridge(['run', '--config', cfg, '--once']);
-    let last = { cpuTicks: 0, hwmKb: 0 };
-    const timer = setInterval(() => {
-      // Keep the largest values: the last sample may see an exited (zombie) process without VmHWM.
-      const s = procSample(child.pid!);
-      if (s) last = { cpuTicks: Math.max(last.cpuTicks, s.cpuTicks), hwmKb: Math.max(last.hwmKb, s.hwmKb) };
-    }, 50);
+    const stopSampling = sampleWhileRunning(child.pid!);
     const r = await child.result;
-    clearInterval(timer);
+    const last = stopSampling();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const here = process.cpuUsage(here0);
     const hereSecs = (here.user + here.system) / 1e6;

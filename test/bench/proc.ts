@@ -14,3 +14,19 @@ export function procSample(pid: number): { cpuTicks: number; hwmKb: number } | u
     return undefined;
   }
 }
+
+/**
+ * Sample `child` every 50 ms until `stop()`: returns the largest CPU ticks and VmHWM seen
+ * (a last sample of the exited, zombie process has no VmHWM, so maxima, not the last value).
+ */
+export function sampleWhileRunning(pid: number): () => { cpuTicks: number; hwmKb: number } {
+  let peak = { cpuTicks: 0, hwmKb: 0 };
+  const timer = setInterval(() => {
+    const s = procSample(pid);
+    if (s) peak = { cpuTicks: Math.max(peak.cpuTicks, s.cpuTicks), hwmKb: Math.max(peak.hwmKb, s.hwmKb) };
+  }, 50);
+  return () => {
+    clearInterval(timer);
+    return peak;
+  };
+}

@@ -28,7 +28,7 @@ import { spawnBridge, writeConfig } from '../helpers/bridge.js';
 import { startVectorServer } from '../helpers/vector-grpc-server.js';
 import { startHttpServer } from '../helpers/http-ndjson-server.js';
 import type { BenchRow } from './row.js';
-import { CLK_TCK, procSample } from './proc.js';
+import { CLK_TCK, sampleWhileRunning } from './proc.js';
 
 const PER_LOG = Number(process.env.VECTOR_BENCH_EVENTS ?? 50_000);
 const LOGS = ['authentication', 'administrator', 'telephony'] as const;
@@ -47,14 +47,9 @@ async function cliRun(name: string, output: Record<string, unknown>, sim: Sim, t
     const before = acked?.() ?? 0;
     const t0 = process.hrtime.bigint();
     const child = spawnBridge(['run', '--config', cfg, '--once']);
-    let last = { cpuTicks: 0, hwmKb: 0 };
-    const timer = setInterval(() => {
-      // Keep the maxima: a last sample of the exited (zombie) process has no VmHWM.
-      const s = procSample(child.pid!);
-      if (s) last = { cpuTicks: Math.max(last.cpuTicks, s.cpuTicks), hwmKb: Math.max(last.hwmKb, s.hwmKb) };
-    }, 50);
+    const stopSampling = sampleWhileRunning(child.pid!);
     const r = await child.result;
-    clearInterval(timer);
+    const last = stopSampling();
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.code !== 0) throw new Error(`${name}: bridge exited ${r.code}: ${r.stderr.slice(-2000)}`);
     const got = acked ? acked() - before : r.stdout.split('\n').length - 1;
