@@ -3,10 +3,6 @@
  * Duo's keys in the order Duo sent them, then `eventtype` and `host` (and
  * `child_account_id` for MSP children) appended, as Duo's own Python client does.
  */
-export type LogType = 'authentication' | 'administrator' | 'telephony';
-
-export const CORE_LOG_TYPES: readonly LogType[] = ['authentication', 'administrator', 'telephony'];
-
 export class DuoEvent {
   /** The JSON text of the record, built once on first use and shared by every encoder. */
   #json: string | undefined;

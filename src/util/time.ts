@@ -28,21 +28,11 @@ export function microsToIso(us: number): string {
   return `${base}.${frac}+00:00`;
 }
 
-/** ms since epoch → `2020-01-24T15:09:42+00:00` (whole seconds, as Duo's v1 logs print). */
-export function secondsToIso(sec: number): string {
-  return new Date(sec * 1000).toISOString().slice(0, 19) + '+00:00';
-}
-
 /** Parse a config datetime (ISO with Z or offset, or a date) in UTC; NaN when malformed. */
 export function parseUtcDatetime(s: string): number {
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(s);
   const us = isoToMicros(dateOnly ? `${s}T00:00:00Z` : /[Zz]|[+-]\d{2}:?\d{2}$/.test(s) ? s.replace(/z$/, 'Z') : `${s}Z`);
   return Number.isNaN(us) ? NaN : Math.floor(us / 1000);
-}
-
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** Resolves after `ms`, or early (without error) when `signal` aborts. */
@@ -58,5 +48,3 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
-
-export const systemClock: Clock = { now: () => Date.now(), sleep };
