@@ -75,6 +75,8 @@ export interface Row {
   duplicated: number;
   stray: number;
   kills: number;
+  /** Duplicates per log the scenario allows without a kill (documented at-least-once cases). */
+  allowedDuplicates: number;
   peakRssMb: number;
   seconds: number;
   ok: boolean;
@@ -418,6 +420,7 @@ export async function runScenario(s: Scenario, log: (line: string) => void = () 
     duplicated: dup,
     stray,
     kills,
+    allowedDuplicates: allowed,
     peakRssMb,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     ok: failures.length === 0,

@@ -41,8 +41,10 @@ for (const s of scenarios('short')) {
     t.equal(row.lost, 0, 'nothing lost');
     t.equal(row.stray, 0, 'nothing delivered that Duo did not have');
     if (s.kills) t.ok(row.kills >= Math.floor(s.kills * 0.75), `killed ${row.kills} of ${s.kills} times mid-backfill`);
-    t.ok(row.duplicated <= row.kills * PAGE * 3, `${row.duplicated} duplicates <= ${row.kills} kills x ${PAGE} x 3 logs`);
-    if (!row.kills) t.equal(row.duplicated, 0, 'no kill, no duplicate');
+    // One page per log per kill, plus what the scenario documents (a peer that acked, then dropped the connection first).
+    const bound = (row.kills * PAGE + row.allowedDuplicates) * 3;
+    t.ok(row.duplicated <= bound, `${row.duplicated} duplicates <= (${row.kills} kills x ${PAGE} + ${row.allowedDuplicates} allowed) x 3 logs`);
+    if (!row.kills && !row.allowedDuplicates) t.equal(row.duplicated, 0, 'no kill, no duplicate');
     t.ok(row.peakRssMb > 0 && row.peakRssMb < RSS_CAP_MB, `peak RSS ${row.peakRssMb} MB < ${RSS_CAP_MB} MB`);
     t.same(row.failures, [], 'every check of the scenario passed');
   });
